@@ -1,0 +1,333 @@
+"""Surge's tables. Times are UTC; money is whole cents; units are whole numbers.
+
+Every change of state is accompanied, in the same transaction, by an `AuditEntry` row.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class OrgKind(StrEnum):
+    HOME = "home"
+    PARTNER = "partner"
+
+
+class OrgStatus(StrEnum):
+    PENDING = "pending"
+    VETTED = "vetted"
+    SUSPENDED = "suspended"
+
+
+class Role(StrEnum):
+    DISPATCHER = "dispatcher"
+    TECH = "tech"
+    PARTNER_ADMIN = "partner_admin"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    PARTLY_CLAIMED = "partly_claimed"
+    FULLY_CLAIMED = "fully_claimed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class ClaimStatus(StrEnum):
+    PENDING = "pending"  # waiting for a dispatcher's approval
+    ACTIVE = "active"
+    IN_PROGRESS = "in_progress"  # checked in
+    DONE = "done"  # reported, waiting for verification
+    VERIFIED = "verified"
+    RELEASED = "released"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+LIVE_CLAIM = (ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE)
+TERMINAL_REQUEST = (RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.EXPIRED)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Org(SQLModel, table=True):
+    __tablename__ = "org"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    kind: str = Field(default=OrgKind.PARTNER, max_length=16)
+    status: str = Field(default=OrgStatus.PENDING, max_length=16)
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    timezone: str | None = Field(default=None, max_length=64)
+    # The six vetting questions, each 1..5, set by a manager with `vet`.
+    score_quality: int | None = None
+    score_commitment: int | None = None
+    score_track: int | None = None
+    score_reputation: int | None = None
+    score_credit: int | None = None
+    score_rapport: int | None = None
+    vetted_by_id: int | None = None  # person id; no foreign key (person refers to org)
+    vetted_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    org_id: int = Field(foreign_key="org.id", index=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    slack_id: str | None = Field(default=None, unique=True, max_length=64)
+    teams_id: str | None = Field(default=None, unique=True, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+
+    def has(self, *roles: Role) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+class Channel(SQLModel, table=True):
+    __tablename__ = "channel"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)  # slack | teams
+    external_id: str = Field(max_length=200)
+    purpose: str = Field(max_length=16)  # partners | dispatch | managers
+    tier: int | None = None
+    name: str | None = Field(default=None, max_length=200)
+
+
+class AgreementVersion(SQLModel, table=True):
+    __tablename__ = "agreement_version"
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(unique=True, max_length=64)
+    title: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    text_hash: str = Field(max_length=64)
+    term_months: int = 12
+    is_current: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+
+
+class Signature(SQLModel, table=True):
+    __tablename__ = "signature"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="org.id", index=True)
+    agreement_id: int = Field(foreign_key="agreement_version.id", index=True)
+    signer_id: int | None = Field(default=None, foreign_key="person.id")
+    typed_name: str = Field(max_length=200)
+    signed_at: datetime = Field(sa_column=_ts(False))
+    expires_at: datetime = Field(sa_column=_ts(False))
+    text_hash: str = Field(max_length=64)
+    method: str = Field(max_length=16)  # chat | imported
+
+
+class GuidelineVersion(SQLModel, table=True):
+    __tablename__ = "guideline_version"
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(unique=True, max_length=64)
+    introduce: str = Field(sa_column=Column(Text, nullable=False))
+    never_share: str = Field(sa_column=Column(Text, nullable=False))
+    escalate: str = Field(sa_column=Column(Text, nullable=False))
+    more_work: str = Field(sa_column=Column(Text, nullable=False))
+    text_hash: str = Field(max_length=64)
+    is_current: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+
+
+class GuidelineAck(SQLModel, table=True):
+    __tablename__ = "guideline_ack"
+    __table_args__ = (UniqueConstraint("person_id", "guideline_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    guideline_id: int = Field(foreign_key="guideline_version.id")
+    acked_at: datetime = Field(sa_column=_ts(False))
+
+
+class SurgeRequest(SQLModel, table=True):
+    """A block of work the home MSP cannot staff. `units_taken` is the sum of live claims."""
+
+    __tablename__ = "surge_request"
+    __table_args__ = (
+        CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("units_taken >= 0 AND units_taken <= units", name="units_taken_bounds"),
+        CheckConstraint("units_verified >= 0 AND units_verified <= units_taken", name="units_verified_bounds"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    scope: str = Field(default="", sa_column=Column(Text, nullable=False))
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    units: int
+    units_taken: int = 0
+    units_verified: int = 0
+    minutes_per_unit: int = 30
+    pay_cents: int = 0  # paid to the partner per unit
+    bill_cents: int = 0  # billed to the customer per unit
+    window_start: datetime | None = Field(default=None, sa_column=_ts())
+    deadline: datetime = Field(sa_column=_ts(False, index=True))
+    # Private: only home staff and the claimants ever see these.
+    customer: str = Field(default="", max_length=200)
+    site: str = Field(default="", max_length=300)
+    contact: str = Field(default="", max_length=300)
+    # Public: the area the partner card shows.
+    town: str = Field(default="", max_length=120)
+    approval_required: bool = False
+    tier: int = 1
+    visible_tier: int = 1
+    tier_delay_minutes: int = 30
+    status: str = Field(default=RequestStatus.OPEN, max_length=20, index=True)
+    status_reason: str = Field(default="", max_length=500)
+    created_by_id: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+
+    @property
+    def ref(self) -> str:
+        return f"SR-{self.id}"
+
+    @property
+    def units_left(self) -> int:
+        return self.units - self.units_taken
+
+
+class Claim(SQLModel, table=True):
+    __tablename__ = "claim"
+    __table_args__ = (
+        CheckConstraint("units > 0", name="claim_units_positive"),
+        Index("ix_claim_request_person", "request_id", "person_id"),
+        # A request's claims, covering every claim column the partners' track record reads. With an
+        # index led by org_id, SQLite walked the claims in org order and looked each claim row and its
+        # request up at random, which grew faster than the data; this one is read in request order
+        # (each request's page once, in turn) and grouped by org in a small temporary tree.
+        Index("ix_claim_request_track", "request_id", "org_id", "status", "units_verified", "rework", "done_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="surge_request.id")  # indexed by ix_claim_request_track
+    person_id: int = Field(foreign_key="person.id", index=True)
+    org_id: int = Field(foreign_key="org.id")
+    units: int
+    units_done: int = 0
+    units_verified: int = 0
+    status: str = Field(default=ClaimStatus.ACTIVE, max_length=20, index=True)
+    rework: int = 0  # times the work was sent back
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    approved_at: datetime | None = Field(default=None, sa_column=_ts())
+    started_at: datetime | None = Field(default=None, sa_column=_ts())
+    done_at: datetime | None = Field(default=None, sa_column=_ts())
+    verified_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class CompletionReport(SQLModel, table=True):
+    __tablename__ = "completion_report"
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    units: int
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    reported_at: datetime = Field(sa_column=_ts(False))
+    outcome: str = Field(default="waiting", max_length=16)  # waiting | verified | sent_back
+    outcome_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class Problem(SQLModel, table=True):
+    __tablename__ = "problem"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="surge_request.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    org_id: int = Field(foreign_key="org.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=_ts(False, index=True))
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "lead"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="surge_request.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    org_id: int = Field(foreign_key="org.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=_ts(False, index=True))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only history. Written in the same transaction as the change it records."""
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_ts(False, index=True))
+    action: str = Field(max_length=40, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    request_id: int | None = Field(default=None, foreign_key="surge_request.id", index=True)
+    claim_id: int | None = Field(default=None, foreign_key="claim.id")
+    org_id: int | None = Field(default=None, foreign_key="org.id")
+    units: int | None = None
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """What must reach a channel or a DM, written with the change it reports; a sender delivers it."""
+
+    __tablename__ = "outbox_message"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    kind: str = Field(max_length=16)  # message | card
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class PostedCard(SQLModel, table=True):
+    """One copy of a request card in one chat channel, so that every copy can be updated in place."""
+
+    __tablename__ = "posted_card"
+    __table_args__ = (UniqueConstraint("request_id", "platform", "channel_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="surge_request.id", index=True)
+    platform: str = Field(max_length=16)
+    channel_id: str = Field(max_length=200)
+    message_ref: str = Field(max_length=200)  # Slack ts / Teams activity id
+    purpose: str = Field(max_length=16)
+    posted_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+
+
+class ProcessedInteraction(SQLModel, table=True):
+    """Keys of clicks, retries and re-deliveries already handled: a replay gets the same answer."""
+
+    __tablename__ = "processed_interaction"
+    key: str = Field(primary_key=True, max_length=200)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    reply: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ConversationReference(SQLModel, table=True):
+    """Where a chat platform lets the bot speak first: one row per conversation it has seen.
+
+    Teams only lets a bot post proactively (a request card in a partner channel, a DM, a reminder
+    from the scheduler process) into a conversation it knows the address of. The adapter stores that
+    address, as the platform gives it, on every inbound activity. `channel_id` matches
+    `Channel.external_id` for channels; `person_id` is set for a person's one-to-one chat.
+    """
+
+    __tablename__ = "conversation_reference"
+    __table_args__ = (UniqueConstraint("platform", "conversation_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)  # teams
+    conversation_id: str = Field(max_length=400)
+    kind: str = Field(default="", max_length=16)  # personal | channel | groupChat
+    channel_id: str | None = Field(default=None, max_length=200, index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    user_id: str | None = Field(default=None, max_length=200, index=True)  # the platform's id of a 1:1 chat's user
+    tenant_id: str | None = Field(default=None, max_length=100)
+    service_url: str = Field(max_length=500)
+    reference: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
