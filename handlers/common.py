@@ -1,0 +1,217 @@
+"""Helpers every feature uses: finding things, locking a request, the audit log, formatting."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from weakref import WeakKeyDictionary
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, true
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, select
+
+from handlers.errors import Forbidden, NotFound
+from handlers.types import Context
+from models.tables import (
+    LIVE_CLAIM,
+    TERMINAL_REQUEST,
+    AuditEntry,
+    Claim,
+    GuidelineVersion,
+    Org,
+    OrgKind,
+    Person,
+    RequestStatus,
+    Role,
+    SurgeRequest,
+)
+
+AUDIT_INSERT = insert(AuditEntry.__table__)
+_gv = GuidelineVersion.__table__
+_CURRENT_GUIDELINES = sa_select(_gv.c.id, _gv.c.text_hash).where(_gv.c.is_current == true()).limit(1)
+_GUIDELINES: WeakKeyDictionary = WeakKeyDictionary()  # engine → {(id, text hash): GuidelineVersion}
+_SLACK_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+
+ROLE_WORDS = {
+    Role.DISPATCHER: "dispatchers",
+    Role.TECH: "techs",
+    Role.PARTNER_ADMIN: "partner admins",
+    Role.MANAGER: "managers",
+    Role.ADMIN: "admins",
+}
+
+
+def session(ctx: Context) -> Session:
+    return ctx.session  # type: ignore[return-value]
+
+
+def audit(
+    ctx: Context,
+    action: str,
+    *,
+    request: SurgeRequest | None = None,
+    claim: Claim | None = None,
+    org_id: int | None = None,
+    units: int | None = None,
+    **detail,
+) -> None:
+    """Append to the audit log, in the unit of work's transaction (one INSERT, no ORM object)."""
+    session(ctx).execute(AUDIT_INSERT, audit_row(
+        ctx, action,
+        request_id=request.id if request else (claim.request_id if claim else None),
+        claim_id=claim.id if claim else None,
+        org_id=org_id if org_id is not None else (claim.org_id if claim else None),
+        units=units, detail=detail,
+    ))
+
+
+def audit_row(ctx: Context, action: str, *, request_id: int | None, claim_id: int | None, org_id: int | None,
+              units: int | None, detail: dict) -> dict:
+    return {"at": ctx.now, "action": action, "actor_id": ctx.actor.person_id, "request_id": request_id,
+            "claim_id": claim_id, "org_id": org_id, "units": units, "detail": detail}
+
+
+def guidelines_of(s: Session, guideline_id: int | None, text_hash: str | None) -> GuidelineVersion | None:
+    """A guidelines version by id, from this engine's cache when its text hash still matches.
+
+    The texts of a version never change (the roster refuses a changed text under the same version,
+    and the hash covers every text), so a copy kept per engine, keyed on (id, hash), is exact; a
+    caller that already read the id and hash in one of its statements pays no query for the rows."""
+    if guideline_id is None:
+        return None
+    engine = s.get_bind()
+    cache = _GUIDELINES.get(engine)
+    if cache is None:
+        cache = _GUIDELINES.setdefault(engine, {})
+    found = cache.get((guideline_id, text_hash))
+    if found is None:
+        row = s.get(GuidelineVersion, guideline_id)
+        if row is None:
+            return None
+        found = GuidelineVersion.model_validate(row.model_dump())  # a detached copy, safe to share
+        if row.text_hash == text_hash:
+            cache[(guideline_id, text_hash)] = found
+    return found
+
+
+def cached_current_guidelines(s: Session) -> GuidelineVersion | None:
+    """The current guidelines (the id and hash read, the texts cached: see `guidelines_of`)."""
+    row = s.execute(_CURRENT_GUIDELINES).first()
+    return guidelines_of(s, row.id, row.text_hash) if row else None
+
+
+def get_request(ctx: Context, request_id: int, *, lock: bool = False) -> SurgeRequest:
+    """The request, row-locked for the rest of the unit of work when `lock` (PostgreSQL)."""
+    stmt = select(SurgeRequest).where(SurgeRequest.id == request_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    req = session(ctx).exec(stmt).first()
+    if req is None:
+        raise NotFound(f"There is no SR-{request_id}. Type `list` to see the open requests.")
+    return req
+
+
+def live_claim(ctx: Context, req: SurgeRequest, person_id: int) -> Claim | None:
+    return session(ctx).exec(
+        select(Claim).where(
+            Claim.request_id == req.id, Claim.person_id == person_id, Claim.status.in_(LIVE_CLAIM)
+        ).execution_options(populate_existing=True)
+    ).first()
+
+
+def refresh_status(req: SurgeRequest, now: datetime) -> None:
+    """Derive the request's status from its units (never for cancelled or expired requests)."""
+    if req.status in (RequestStatus.CANCELLED, RequestStatus.EXPIRED):
+        return
+    if req.units_verified >= req.units:
+        req.status = RequestStatus.COMPLETED
+    elif req.units_taken >= req.units:
+        req.status = RequestStatus.FULLY_CLAIMED
+    elif req.units_taken > 0:
+        req.status = RequestStatus.PARTLY_CLAIMED
+    else:
+        req.status = RequestStatus.OPEN
+    req.updated_at = now
+
+
+def is_closed(req: SurgeRequest) -> bool:
+    return req.status in TERMINAL_REQUEST
+
+
+def find_person(ctx: Context, ref: str) -> Person:
+    """A Slack mention, a Teams id, a roster name, or a first name that only one person has."""
+    s = session(ctx)
+    ref = ref.strip().lstrip("@")
+    m = _SLACK_MENTION.match(ref.strip())
+    if m:
+        person = s.exec(select(Person).where(Person.slack_id == m.group(1))).first()
+    elif ref.startswith("29:") or ref.startswith("8:"):
+        person = s.exec(select(Person).where(Person.teams_id == ref)).first()
+    else:
+        person = s.exec(select(Person).where(func.lower(Person.name) == ref.lower())).first()
+        if person is None and ref:
+            matches = [
+                p for p in s.exec(select(Person)).all()
+                if p.name.lower().split()[0] == ref.lower() or p.name.lower().startswith(ref.lower() + " ")
+            ]
+            person = matches[0] if len(matches) == 1 else None
+    if person is None:
+        raise NotFound(f"I can't find “{ref[:60]}” on the roster. Use a mention, or the full name in quotes.")
+    return person
+
+
+def find_partner(ctx: Context, name: str) -> Org:
+    s = session(ctx)
+    org = s.exec(
+        select(Org).where(func.lower(Org.name) == name.strip().lower(), Org.kind == OrgKind.PARTNER)
+    ).first()
+    if org is None:
+        starts = [
+            o for o in s.exec(select(Org).where(Org.kind == OrgKind.PARTNER)).all()
+            if o.name.lower().startswith(name.strip().lower())
+        ]
+        org = starts[0] if len(starts) == 1 else None
+    if org is None:
+        raise NotFound(f"There is no partner called “{name[:60]}”. Type `partners` to see them.")
+    return org
+
+
+def names_with_role(ctx: Context, role: Role, *, org_id: int | None = None) -> list[str]:
+    people = session(ctx).exec(select(Person).order_by(Person.name)).all()
+    return [p.name for p in people if role in p.roles and (org_id is None or p.org_id == org_id)]
+
+
+def require(ctx: Context, *roles: Role, to: str) -> None:
+    """Refuse unless the actor holds one of `roles`; name who can do it instead."""
+    if ctx.actor.has(*roles):
+        return
+    who = ", ".join(sorted({n for r in roles for n in names_with_role(ctx, r)})) or "nobody yet"
+    words = " or ".join(ROLE_WORDS[r] for r in roles)
+    raise Forbidden(f"Only {words} can {to}. Ask: {who}.")
+
+
+def local_tz(ctx: Context) -> ZoneInfo:
+    return ctx.actor.tz
+
+
+def to_utc(ctx: Context, naive_local: datetime) -> datetime:
+    return naive_local.replace(tzinfo=local_tz(ctx)).astimezone(ZoneInfo("UTC"))
+
+
+def when(dt: datetime | None, tz: ZoneInfo | str) -> str:
+    """`Wed 10 Mar 2027 17:00 EST` in the reader's time zone."""
+    if dt is None:
+        return "—"
+    tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+    local = dt.astimezone(tz)
+    return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or "")
+
+
+def money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")

@@ -1,0 +1,11 @@
+"""Importing this module registers every chat command."""
+from handlers import (  # noqa: F401
+    agreements,
+    capacity,
+    claims,
+    completion,
+    digest,
+    help,
+    partners,
+    requests,
+)

@@ -1,0 +1,131 @@
+"""The forms every chat platform shows (a request, a signature, one more word for a button's command),
+read the same way everywhere.
+
+An adapter only maps its payload (a Slack modal's state, an Adaptive Card's inputs) onto `FormField`
+names and plain strings; the checks and the error beside each field are here, once.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+
+from handlers.errors import UsageError
+from handlers.grammar import Kind, convert
+from handlers.requests import PostRequest
+
+
+class FormField(StrEnum):
+    """A form's field names: Slack block ids and Adaptive Card input ids alike."""
+
+    TITLE = "title"
+    UNITS = "units"
+    DEADLINE = "deadline"
+    DEADLINE_TIME = "deadline_time"
+    MINUTES = "minutes"
+    PAY = "pay"
+    BILL = "bill"
+    SKILLS = "skills"
+    SCOPE = "scope"
+    CUSTOMER = "customer"
+    SITE = "site"
+    TOWN = "town"
+    CONTACT = "contact"
+    APPROVAL = "approval"
+    TIER = "tier"
+    NAME = "name"
+    AGREE = "agree"
+    WHY = "why"
+
+
+Values = Mapping[str, str | None]  # field name → what was entered (None or "" for nothing)
+Errors = dict[FormField, str]  # field → what is wrong with it, shown beside the field
+
+# field → (field of PostRequest, kind, max length)
+REQUEST_FIELDS: dict[FormField, tuple[str, Kind, int]] = {
+    FormField.TITLE: ("title", Kind.TEXT, 150),
+    FormField.UNITS: ("units", Kind.UNITS, 0),
+    FormField.MINUTES: ("minutes", Kind.INT, 0),
+    FormField.PAY: ("pay", Kind.MONEY, 0),
+    FormField.BILL: ("bill", Kind.MONEY, 0),
+    FormField.SKILLS: ("skills", Kind.LIST, 0),
+    FormField.SCOPE: ("scope", Kind.TEXT, 2000),
+    FormField.CUSTOMER: ("customer", Kind.TEXT, 200),
+    FormField.SITE: ("site", Kind.TEXT, 300),
+    FormField.TOWN: ("town", Kind.TEXT, 120),
+    FormField.CONTACT: ("contact", Kind.TEXT, 300),
+    FormField.TIER: ("tier", Kind.INT, 0),
+}
+MAX_TIER = 9
+AGREED = "agree"  # the value of the ticked "I agree" box
+MAX_REASON = 1000
+
+
+def entered(values: Values, field: FormField) -> str:
+    """What was entered in a field, stripped; "" for nothing."""
+    return (values.get(field) or "").strip()
+
+
+def request_from_fields(values: Values) -> tuple[PostRequest | None, Errors]:
+    """The request a form describes, or the errors to show beside its fields."""
+    fields: dict = {}
+    errors: Errors = {}
+    for key, (name, kind, max_len) in REQUEST_FIELDS.items():
+        raw = entered(values, key)
+        if not raw:
+            continue
+        try:
+            fields[name] = convert(kind, raw, name, max_len=max_len or 200)
+        except UsageError as exc:
+            errors[key] = exc.message
+    day, hour = entered(values, FormField.DEADLINE), entered(values, FormField.DEADLINE_TIME) or "17:00"
+    if day:
+        try:
+            fields["deadline"] = datetime.fromisoformat(f"{day[:10]}T{hour[:5]}")
+        except ValueError:
+            errors[FormField.DEADLINE] = "Pick a date and a time."
+    else:
+        errors[FormField.DEADLINE] = "Pick the deadline."
+    fields["approval"] = entered(values, FormField.APPROVAL).lower() in ("yes", "true")
+    if "title" not in fields and FormField.TITLE not in errors:
+        errors[FormField.TITLE] = "Give the request a title."
+    if "units" not in fields and FormField.UNITS not in errors:
+        errors[FormField.UNITS] = "How many units of work?"
+    if fields.get("tier", 1) > MAX_TIER:
+        errors[FormField.TIER] = f"Tier must be between 1 and {MAX_TIER}."
+    if errors:
+        return None, errors
+    return PostRequest(**fields), {}
+
+
+def signature_from_fields(values: Values) -> tuple[str | None, Errors]:
+    """The typed full name of a sign form whose "I agree" box is ticked, or what is missing."""
+    name = entered(values, FormField.NAME)
+    errors: Errors = {}
+    if not name:
+        errors[FormField.NAME] = "Type your full name to sign."
+    if entered(values, FormField.AGREE) != AGREED:
+        errors[FormField.AGREE] = "Tick “I agree” to sign."
+    return (None, errors) if errors else (name, {})
+
+
+def units_from_fields(values: Values) -> tuple[int | None, Errors]:
+    """How many units a claim-some form asks for."""
+    raw = entered(values, FormField.UNITS)
+    try:
+        return convert(Kind.UNITS, raw, "units"), {}
+    except UsageError as exc:
+        return None, {FormField.UNITS: exc.message if raw else "How many units?"}
+
+
+def reason_from_fields(values: Values) -> tuple[str | None, Errors]:
+    """Why work is rejected or sent back (the tech reads it)."""
+    why = entered(values, FormField.WHY)
+    if not why:
+        return None, {FormField.WHY: "Say why, so the tech knows what to fix."}
+    return why[:MAX_REASON], {}
+
+
+def quoted(text: str) -> str:
+    """Text as one quoted word of the chat grammar, to complete a button's command."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,93 @@
+"""The command registry: every chat command, its grammar, who may use it and its handler.
+
+`help` is produced from this registry, so it can never list a command that does not exist.
+"""
+from __future__ import annotations
+
+import difflib
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
+
+from handlers.errors import UsageError
+from handlers.grammar import Arg, Opt, bind, split_command
+from handlers.types import Context, Reply
+
+Handler = Callable[[BaseModel, Context], Reply]
+
+ANYONE = "anyone"  # even someone not on the roster
+KNOWN = "known"  # anyone on the roster
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    summary: str
+    usage: str
+    example: str
+    model: type[BaseModel]
+    handler: Handler
+    roles: frozenset[str] = frozenset({KNOWN})
+    args: tuple[Arg, ...] = ()
+    opts: dict[str, Opt] = field(default_factory=dict)
+    who: str = "anyone known"
+
+    def allows(self, roles: frozenset[str] | set[str], known: bool) -> bool:
+        if ANYONE in self.roles:
+            return True
+        if KNOWN in self.roles:
+            return known
+        return bool(self.roles & set(roles))
+
+
+REGISTRY: dict[str, CommandSpec] = {}
+
+
+def command(
+    name: str,
+    *,
+    summary: str,
+    usage: str,
+    example: str,
+    roles: set[str] | None = None,
+    args: list[Arg] | None = None,
+    opts: dict[str, Opt] | None = None,
+    who: str = "anyone known",
+) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        model = typing.get_type_hints(fn)["cmd"]
+        REGISTRY[name] = CommandSpec(
+            name=name, summary=summary, usage=usage, example=example, model=model, handler=fn,
+            roles=frozenset(roles or {KNOWN}), args=tuple(args or ()), opts=dict(opts or {}), who=who,
+        )
+        return fn
+
+    return register
+
+
+def spec_for(model: type[BaseModel]) -> CommandSpec:
+    for spec in REGISTRY.values():
+        if spec.model is model:
+            return spec
+    raise KeyError(model)
+
+
+def parse(text: str) -> BaseModel:
+    """Chat text to a typed command, or a `UsageError` that says what was wrong."""
+    word, tokens = split_command(text)
+    spec = REGISTRY.get(word)
+    if spec is None:
+        if not word:
+            raise UsageError("A command starts with its name.", example="claim SR-7 12")
+        close = difflib.get_close_matches(word, REGISTRY, n=1, cutoff=0.6)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        shown = word if len(word) <= 30 else word[:29] + "…"
+        raise UsageError(f"I don't know the command “{shown}”.{hint} Type `help` to see what you can do.")
+    values = bind(spec.name, tokens, list(spec.args), spec.opts, spec.example)
+    try:
+        return spec.model(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageError(f"{first['msg'].removeprefix('Value error, ')}.", example=spec.example) from None

@@ -1,0 +1,219 @@
+"""The request card and the job details, as platform-neutral `Message`s.
+
+The partner card is built from `PublicRequest`, which has no customer, site or contact field at all:
+what is not there cannot leak. The dispatch copy and the claimant's DM are marked private.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from handlers.common import money, plural, when
+from handlers.types import Action, ActionKind, Audience, Fact, Message, Tone
+from models.tables import (
+    LIVE_CLAIM,
+    Claim,
+    ClaimStatus,
+    GuidelineVersion,
+    Org,
+    Person,
+    RequestStatus,
+    SurgeRequest,
+)
+
+STATUS_WORDS = {
+    RequestStatus.OPEN: "Open",
+    RequestStatus.PARTLY_CLAIMED: "Partly claimed",
+    RequestStatus.FULLY_CLAIMED: "Fully claimed",
+    RequestStatus.COMPLETED: "Completed",
+    RequestStatus.CANCELLED: "Cancelled",
+    RequestStatus.EXPIRED: "Expired",
+}
+
+CLAIM_WORDS = {
+    ClaimStatus.PENDING: "waiting for approval",
+    ClaimStatus.ACTIVE: "claimed",
+    ClaimStatus.IN_PROGRESS: "on site",
+    ClaimStatus.DONE: "reported done",
+    ClaimStatus.VERIFIED: "verified",
+    ClaimStatus.RELEASED: "released",
+    ClaimStatus.REJECTED: "rejected",
+    ClaimStatus.CANCELLED: "cancelled",
+}
+
+
+class PublicRequest(BaseModel):
+    """What a partner channel may know about a request."""
+
+    id: int
+    title: str
+    scope: str
+    town: str
+    skills: list[str]
+    units: int
+    units_left: int
+    minutes_per_unit: int
+    pay_cents: int
+    deadline: datetime
+    status: str
+    status_reason: str
+    approval_required: bool
+    tier: int
+    visible_tier: int
+
+    @classmethod
+    def of(cls, req: SurgeRequest) -> PublicRequest:
+        return cls(
+            id=req.id, title=req.title, scope=req.scope, town=req.town, skills=req.skills,
+            units=req.units, units_left=req.units_left, minutes_per_unit=req.minutes_per_unit,
+            pay_cents=req.pay_cents, deadline=req.deadline, status=req.status,
+            status_reason=req.status_reason, approval_required=req.approval_required,
+            tier=req.tier, visible_tier=req.visible_tier,
+        )
+
+    @property
+    def ref(self) -> str:
+        return f"SR-{self.id}"
+
+
+def progress_bar(taken: int, total: int, width: int = 10) -> str:
+    filled = round(width * taken / total) if total else 0
+    return "▰" * filled + "▱" * (width - filled)
+
+
+def tiers_text(first: int, last: int) -> str:
+    return f"tier {first} partners" if first == last else f"tier {first}–{last} partners"
+
+
+def _claimable(pub: PublicRequest) -> bool:
+    return pub.status in (RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED) and pub.units_left > 0
+
+
+def _headline(pub: PublicRequest) -> str:
+    state = STATUS_WORDS.get(pub.status, pub.status)
+    if pub.status == RequestStatus.CANCELLED:
+        return f"*Cancelled* — {pub.status_reason}" if pub.status_reason else "*Cancelled*"
+    return (
+        f"{state}: *{pub.units_left:,} of {pub.units:,} units left* "
+        f"{progress_bar(pub.units - pub.units_left, pub.units)}"
+    )
+
+
+def partner_card(pub: PublicRequest, tz: str) -> Message:
+    facts = [
+        Fact(label="Area", value=pub.town or "—"),
+        Fact(label="Deadline", value=when(pub.deadline, tz), at=pub.deadline),
+        Fact(label="Pay", value=f"{money(pub.pay_cents)} per unit (~{pub.minutes_per_unit} min each)"),
+        Fact(label="Skills", value=", ".join(pub.skills) or "—"),
+    ]
+    if pub.approval_required:
+        facts.append(Fact(label="Approval", value="a dispatcher approves each claim"))
+    facts.append(Fact(label="Offered to", value=tiers_text(pub.tier, pub.visible_tier)))
+    actions: list[Action] = []
+    if _claimable(pub):
+        actions = [
+            Action(kind=ActionKind.CLAIM_ALL, label=f"Claim all {pub.units_left}", command=f"claim {pub.ref}", style="primary"),
+            Action(kind=ActionKind.CLAIM_SOME, label="Claim some…", command=f"claim {pub.ref}"),
+        ]
+    actions.append(Action(kind=ActionKind.DETAILS, label="Details", command=f"status {pub.ref}"))
+    return Message(
+        audience=Audience.PARTNERS, title=f"{pub.ref} · {pub.title}",
+        text=(pub.scope + "\n" if pub.scope else "") + _headline(pub),
+        fields=facts, actions=actions, request_id=pub.id, tier=pub.visible_tier,
+        tone=Tone.INFO if _claimable(pub) else Tone.SUCCESS,
+    )
+
+
+def claims_of(session: Session, request_id: int) -> list[tuple[Claim, Person, Org]]:
+    rows = session.exec(
+        select(Claim, Person, Org)
+        .where(Claim.request_id == request_id, Claim.person_id == Person.id, Claim.org_id == Org.id)
+        .order_by(Claim.id)
+    ).all()
+    return list(rows)
+
+
+def claim_line(claim: Claim, person: Person, org: Org, tz: str) -> str:
+    text = f"{person.name} ({org.name}): {plural(claim.units, 'unit')} {CLAIM_WORDS[claim.status]}"
+    if claim.status == ClaimStatus.VERIFIED:
+        text += f" {when(claim.verified_at, tz)}"
+    if claim.rework:
+        text += f" (sent back {claim.rework}×)"
+    return text
+
+
+def dispatch_card(req: SurgeRequest, claims: list[tuple[Claim, Person, Org]], tz: str) -> Message:
+    pub = PublicRequest.of(req)
+    base = partner_card(pub, tz)
+    facts = [
+        Fact(label="Customer", value=req.customer or "—"),
+        Fact(label="Site", value=req.site or "—"),
+        Fact(label="Contact", value=req.contact or "—"),
+        *base.fields,
+        Fact(label="Bill", value=f"{money(req.bill_cents)} per unit"),
+        Fact(label="Verified", value=f"{req.units_verified:,} of {req.units:,}"),
+    ]
+    lines, actions = [], []
+    for claim, person, org in claims:
+        if claim.status not in LIVE_CLAIM and claim.status != ClaimStatus.VERIFIED:
+            continue
+        lines.append("• " + claim_line(claim, person, org, tz))
+        who = f'"{person.name}"'
+        if claim.status == ClaimStatus.PENDING:
+            actions += [
+                Action(kind=ActionKind.APPROVE, label=f"Approve {person.name}", command=f"approve {pub.ref} {who}", style="primary"),
+                Action(kind=ActionKind.REJECT, label=f"Reject {person.name}", command=f"reject {pub.ref} {who}", style="danger"),
+            ]
+        elif claim.status == ClaimStatus.DONE:
+            actions += [
+                Action(kind=ActionKind.VERIFY, label=f"Verify {person.name}", command=f"verify {pub.ref} {who}", style="primary"),
+                Action(kind=ActionKind.REJECT, label=f"Send back {person.name}", command=f"reject {pub.ref} {who}", style="danger"),
+            ]
+    text = base.text + ("\n*Claimants*\n" + "\n".join(lines) if lines else "\nNo claims yet.")
+    return Message(
+        audience=Audience.DISPATCH, title=base.title, text=text, fields=facts,
+        actions=actions[:20] + [Action(kind=ActionKind.RUN, label="History", command=f"audit {pub.ref}")],
+        request_id=req.id, private=True, tone=base.tone,
+    )
+
+
+def guideline_facts(g: GuidelineVersion) -> list[Fact]:
+    return [
+        Fact(label="Introducing yourself", value=g.introduce),
+        Fact(label="Never share", value=g.never_share),
+        Fact(label="Significant problems", value=g.escalate),
+        Fact(label="When the customer asks for more work", value=g.more_work),
+    ]
+
+
+def job_details(req: SurgeRequest, claim: Claim, guidelines: GuidelineVersion | None, tz: str) -> Message:
+    """The claimant's DM: the private details of the job, and the guidelines."""
+    facts = [
+        Fact(label="Customer", value=req.customer or "—"),
+        Fact(label="Site", value=req.site or req.town or "—"),
+        Fact(label="Contact", value=req.contact or "—"),
+        Fact(label="Your units", value=f"{claim.units:,}"),
+        Fact(label="Deadline", value=when(req.deadline, tz), at=req.deadline),
+        Fact(label="Pay", value=f"{money(req.pay_cents)} per unit"),
+    ]
+    if guidelines:
+        facts += guideline_facts(guidelines)
+    return Message(
+        audience=Audience.DM, person_id=claim.person_id, request_id=req.id, private=True,
+        title=f"Your job: {req.ref} · {req.title}",
+        text=(req.scope + "\n\n" if req.scope else "")
+        + f"Check in with `start {req.ref}` when you arrive, report with `done {req.ref}`; "
+        f"`problem {req.ref} \"…\"` for anything significant, `lead {req.ref} \"…\"` if the customer asks for more work.",
+        fields=facts, tone=Tone.SUCCESS,
+        actions=[Action(kind=ActionKind.START, label="Check in", command=f"start {req.ref}", style="primary")],
+    )
+
+
+def request_cards(session: Session, request_id: int, tz: str) -> tuple[Message, Message]:
+    """The partner copy and the dispatch copy of a request's card, as they stand now."""
+    req = session.get(SurgeRequest, request_id)
+    if req is None:
+        raise LookupError(request_id)
+    return partner_card(PublicRequest.of(req), tz), dispatch_card(req, claims_of(session, request_id), tz)
