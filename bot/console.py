@@ -1,0 +1,97 @@
+"""The text adapter: the chat commands in a terminal, on the same core and database.
+
+Each line is a command as the current person (`/as NAME` switches). After each answer the console
+prints what every other audience received: DMs, the dispatch and managers channels, the partner
+channels, and the request cards as they now stand.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TextIO
+
+from sqlmodel import select
+
+from handlers.core import Surge
+from handlers.types import Audience, CardChange, Identity, Message, Reply, Tone
+from handlers.views import request_cards
+from models.tables import Person
+
+TONE_MARK = {Tone.INFO: "", Tone.SUCCESS: "✓ ", Tone.WARNING: "! ", Tone.ERROR: "✗ "}
+CONSOLE_HELP = "Console: /as NAME switches person, /who lists the roster, /quit leaves. Anything else is a command."
+
+
+def render_text(title: str | None, text: str, fields, actions, tone: Tone = Tone.INFO, indent: str = "  ") -> str:
+    lines = []
+    if title:
+        lines.append(f"{TONE_MARK[tone]}{title}")
+        if text:
+            lines += text.splitlines()
+    else:
+        lines += (TONE_MARK[tone] + text).splitlines()
+    lines += [f"{f.label}: {f.value}" for f in fields]
+    if actions:
+        lines.append("  ".join(f"[{a.label}]" for a in actions))
+    return "\n".join(indent + part for line in lines for part in line.splitlines())
+
+
+def render_reply(reply: Reply) -> str:
+    out = render_text(reply.title, reply.text, reply.fields, reply.actions, reply.tone)
+    if reply.form:
+        out += f"\n  (In Slack or Teams this opens the {reply.form} form; here, type the command with its values.)"
+    return out
+
+
+class Console:
+    def __init__(self, core: Surge, *, person: str | None, out: TextIO):
+        self.core, self.person, self.out = core, person, out
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def names(self) -> dict[int, str]:
+        with self.core.db.session() as s:
+            return {p.id: p.name for p in s.exec(select(Person)).all()}
+
+    def run(self, lines: Iterable[str], *, prompt: bool = False) -> None:
+        self.print(CONSOLE_HELP)
+        for raw in lines:
+            line = raw.strip()
+            if prompt is False and line:
+                self.print(f"{self.person or '?'}> {line}")
+            if not line or line.startswith("#"):
+                continue
+            if line in {"/quit", "/exit"}:
+                break
+            if line.startswith("/as"):
+                self.person = line[3:].strip().strip('"') or self.person
+                self.print(f"  (you are now {self.person})")
+                continue
+            if line == "/who":
+                self.print("\n".join(f"  {n}" for n in sorted(self.names().values())))
+                continue
+            if not self.person:
+                self.print("  Choose who you are first: /as NAME")
+                continue
+            self.show(self.core.handle_text(Identity(platform="console", user_id=self.person), line))
+
+    def show(self, reply: Reply) -> None:
+        self.print(render_reply(reply))
+        names = self.names()
+        for m in reply.messages:
+            self.print(self.header(m, names))
+            self.print(render_text(m.title, m.text, m.fields, m.actions, m.tone, indent="    "))
+        for intent in reply.cards:
+            with self.core.db.session() as s:
+                partner, dispatch = request_cards(s, intent.request_id, self.core.home_timezone)
+            verb = "posted to" if intent.change is CardChange.POST else "updated in"
+            self.print(f"  → card SR-{intent.request_id} {verb} the tier {partner.tier} partner channels:")
+            self.print(render_text(partner.title, partner.text, partner.fields, partner.actions, partner.tone, "    "))
+            if intent.change is CardChange.POST:
+                self.print(f"  → card SR-{intent.request_id} posted to dispatch (with the private details)")
+
+    @staticmethod
+    def header(m: Message, names: dict[int, str]) -> str:
+        if m.audience is Audience.DM:
+            return f"  → DM to {names.get(m.person_id, m.person_id)}:"
+        return f"  → #{m.audience.value} channel:"

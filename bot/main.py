@@ -1,0 +1,258 @@
+"""Composition root and the `surge` command line (Typer)."""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+cli = typer.Typer(help="Surge: hand surplus field work to trusted partner MSPs.", no_args_is_help=True,
+                  add_completion=False)
+db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
+roster_cli = typer.Typer(help="The roster file.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(roster_cli, name="roster")
+
+log = logging.getLogger("surge")
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            typer.echo(f"surge: configuration: {err['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
+
+
+@dataclass
+class Stack:
+    """Everything `surge serve` runs, composed from one Settings."""
+
+    core: object
+    outbox: object
+    slack_app: object | None = None
+    slack_client: object | None = None
+    teams: object | None = None  # bot.teams.app.TeamsEndpoint, when Teams is on
+    notifiers: list = field(default_factory=list)
+
+
+def compose(cfg: Settings, *, migrate: bool = True) -> Stack:
+    from bot.outbox import Outbox
+
+    core = build_core(cfg, migrate=migrate)
+    stack = Stack(core=core, outbox=None)
+    if cfg.slack_enabled:
+        from bot.slack.app import build_slack_app, web_client
+        from bot.slack.notifier import SlackNotifier
+
+        stack.slack_client = web_client(cfg)
+        stack.notifiers.append(SlackNotifier(stack.slack_client))
+    if cfg.teams_enabled:
+        from bot.teams.app import build_teams
+
+        stack.teams = build_teams(cfg, core)
+        stack.notifiers.append(stack.teams.notifier)
+    stack.outbox = Outbox(core.db, stack.notifiers, home_timezone=cfg.surge_timezone)
+    if stack.teams is not None:
+        stack.teams.outbox = stack.outbox
+    if cfg.slack_enabled:
+        stack.slack_app = build_slack_app(cfg, core, stack.outbox, stack.slack_client)
+    return stack
+
+
+def build_core(cfg: Settings, *, migrate: bool = True):
+    from handlers.core import Surge
+    from models.db import Database
+
+    db = Database(cfg.database_url)
+    if migrate:
+        db.upgrade()
+    return Surge(db, home_timezone=cfg.surge_timezone)
+
+
+def load_roster_file(core, path: str) -> list[str]:
+    from handlers.roster import RosterError, load_roster
+
+    file = Path(path)
+    if not file.is_file():
+        typer.echo(f"surge: no roster file at {path}", err=True)
+        raise typer.Exit(2)
+    try:
+        return load_roster(core.db, file.read_text(encoding="utf-8"), name=file.name)
+    except RosterError as exc:
+        typer.echo("surge: the roster was not loaded (nothing changed):", err=True)
+        for line in exc.errors:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(1) from None
+
+
+@cli.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default: $PORT or 3978)")] = None,
+    no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Run the clock in its own process")] = False,
+) -> None:
+    """Run the HTTP server (migrates the database first)."""
+    from aiohttp import web
+
+    from bot.server import build_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = settings()
+    stack = compose(cfg)
+    core = stack.core
+    if cfg.surge_roster:
+        for change in load_roster_file(core, cfg.surge_roster):
+            log.info("roster: %s", change)
+    if not cfg.slack_enabled:
+        log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on")
+    elif cfg.slack_app_token:
+        log.info("Slack: Socket Mode")
+    else:
+        log.info("Slack: POST /slack/events")
+    report_teams(cfg, stack)
+    log.info("database: %s", core.db.engine.url.render_as_string(hide_password=True))
+    use_http = stack.slack_app if cfg.slack_enabled and not cfg.slack_app_token else None
+    server = build_server(core, outbox=stack.outbox, slack_app=use_http, teams=stack.teams)
+    if cfg.slack_enabled and cfg.slack_app_token:
+        server.cleanup_ctx.append(_socket_mode(stack.slack_app, cfg.slack_app_token))
+    if not no_scheduler:
+        server.cleanup_ctx.append(_clock(stack))
+        log.info("clock: in this process (digests, reminders, tier widening)")
+    web.run_app(server, port=port or cfg.port, print=lambda msg: log.info(msg.strip()))
+
+
+def _clock(stack):
+    async def run(_app):
+        from bot.scheduler import Clock
+
+        clock = Clock(stack.core, stack.outbox)
+        clock.start()
+        yield
+        clock.stop()
+
+    return run
+
+
+@cli.command()
+def scheduler() -> None:
+    """The clock process: daily digests, reminders and tier widening (and delivery of what they send)."""
+    import asyncio
+
+    from bot.scheduler import Clock
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stack = compose(settings())
+
+    async def main() -> None:
+        Clock(stack.core, stack.outbox).start()
+        log.info("clock running: every minute; Ctrl-C stops it")
+        await stack.outbox.run_forever()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def report_teams(cfg: Settings, stack: Stack) -> None:
+    """Say at start whether Teams is served, how, and which roster channels it can't post to yet."""
+    if cfg.teams_refusal:
+        log.error("%s", cfg.teams_refusal)
+        return
+    if cfg.teams_emulator:
+        log.warning("Teams: POST /api/messages in emulator mode (no MICROSOFT_APP_ID): activities are not "
+                    "authenticated; for the Agents Playground and the Bot Framework Emulator only")
+    else:
+        log.info("Teams: POST /api/messages (app id %s)", cfg.microsoft_app_id)
+    from models.queries import unreachable_teams_channels
+
+    for channel in stack.core.db.run(lambda s: unreachable_teams_channels(session=s)):
+        log.warning("Teams: channel %s (%s) has never spoken to Surge, so Surge can't post there yet: "
+                    "add the app to its team and @mention Surge in it once", channel.external_id, channel.purpose)
+
+
+def _socket_mode(slack_app, app_token: str):
+    async def run(_app):
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(slack_app, app_token)
+        await handler.connect_async()
+        yield
+        await handler.close_async()
+
+    return run
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest migration."""
+    cfg = settings()
+    build_core(cfg)
+    typer.echo("database is up to date")
+
+
+@roster_cli.command("load")
+def roster_load(file: Annotated[str, typer.Argument(help="the roster YAML file")]) -> None:
+    """Load a roster file (idempotent; refused whole on any error)."""
+    core = build_core(settings())
+    changes = load_roster_file(core, file)
+    typer.echo("\n".join(changes) if changes else "nothing changed")
+
+
+@cli.command()
+def console(
+    as_: Annotated[str | None, typer.Option("--as", help="who you are (a roster name)")] = None,
+) -> None:
+    """The chat commands in a terminal, on the same core."""
+    from bot.console import Console
+
+    cfg = settings()
+    core = build_core(cfg)
+    if cfg.surge_roster:
+        load_roster_file(core, cfg.surge_roster)
+    con = Console(core, person=as_, out=sys.stdout)
+    if sys.stdin.isatty():
+        def lines():
+            while True:
+                try:
+                    yield input(f"{con.person or '?'}> ")
+                except EOFError:
+                    return
+        con.run(lines(), prompt=True)
+    else:
+        con.run(sys.stdin)
+
+
+@cli.command()
+def digest(
+    manager: Annotated[str | None, typer.Option(help="the manager's roster name (default: every manager)")] = None,
+    date_: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today)")] = None,
+) -> None:
+    """Print a manager's daily digest."""
+    from bot.console import render_reply
+    from handlers.digest import digest_text
+
+    core = build_core(settings())
+    try:
+        day = date.fromisoformat(date_) if date_ else None
+    except ValueError:
+        typer.echo(f"surge: --date {date_!r} is not a date like 2027-03-10", err=True)
+        raise typer.Exit(2) from None
+    try:
+        for reply in digest_text(core, manager=manager, day=day, now=datetime.now().astimezone()):
+            typer.echo(render_reply(reply))
+    except LookupError as exc:
+        typer.echo(f"surge: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+
+
+if __name__ == "__main__":
+    cli()

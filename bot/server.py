@@ -1,0 +1,61 @@
+"""One aiohttp application for every chat platform: /slack/events, /api/messages, /healthz.
+
+The outbox sender runs beside the server, so a slow fan-out never delays an answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from bot.outbox import Outbox
+from handlers.core import Surge
+
+log = logging.getLogger("surge.server")
+
+CORE = web.AppKey("core", Surge)
+OUTBOX = web.AppKey("outbox", Outbox)
+SLACK = web.AppKey("slack", object)
+TEAMS = web.AppKey("teams", object)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ok = await asyncio.to_thread(request.app[CORE].db.ping)
+    return web.json_response({"status": "ok" if ok else "unavailable"}, status=200 if ok else 503)
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+    bolt = request.app[SLACK]
+    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+
+async def teams_messages(request: web.Request) -> web.Response:
+    return await request.app[TEAMS].handle(request)  # bot.teams.app.TeamsEndpoint: adapter.process(request, bot)
+
+
+async def _run_outbox(app: web.Application):
+    task = asyncio.create_task(app[OUTBOX].run_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def build_server(core: Surge, *, outbox: Outbox | None = None, slack_app=None, teams=None) -> web.Application:
+    app = web.Application(client_max_size=1024**2)
+    app[CORE] = core
+    app.router.add_get("/healthz", healthz)
+    if slack_app is not None:
+        app[SLACK] = slack_app
+        app.router.add_post("/slack/events", slack_events)
+    if teams is not None:
+        app[TEAMS] = teams
+        app.router.add_post("/api/messages", teams_messages)
+    if outbox is not None:
+        app[OUTBOX] = outbox
+        app.cleanup_ctx.append(_run_outbox)
+    return app
