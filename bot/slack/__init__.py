@@ -1,0 +1,1 @@
+"""Surge in Slack: the Bolt app, Block Kit rendering, and the Slack notifier."""

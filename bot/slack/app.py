@@ -1,0 +1,216 @@
+"""The Bolt app: thin listeners that ack, hand the payload to the core, and render the reply.
+
+Slash commands are answered in the ack itself (ephemeral). Buttons ack at once and answer through
+`response_url`. Forms validate per field. Everything for other people goes through the outbox,
+which the listener wakes after the core committed.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.outbox import Outbox
+from bot.slack import blocks
+from bot.slack.forms import quoted, read_request_form, value_of
+from bot.slack.ids import ActionId, BlockId, CallbackId, FormState
+from handlers.agreements import SignAgreement, agreement_document
+from handlers.core import Surge
+from handlers.home import home
+from handlers.types import Action, ActionKind, Form, Identity, Reply
+
+log = logging.getLogger("surge.slack")
+
+ACK_WITHIN = 2.0  # seconds the core may take before the answer goes through response_url instead
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: 429s wait for Retry-After, 5xx and dropped connections retry, all async."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+                        AsyncServerErrorRetryHandler(max_retry_count=3),
+                        AsyncConnectionErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: AsyncWebClient) -> AsyncApp:
+    app = AsyncApp(client=client, signing_secret=settings.slack_signing_secret or "socket-mode",
+                   request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False)
+    run = asyncio.to_thread
+
+    def who(user_id: str) -> Identity:
+        return Identity(platform="slack", user_id=user_id)
+
+    async def open_form(trigger_id: str, kind: ActionKind | Form, identity: Identity, state: FormState,
+                        prefill: dict[str, str], label: str = "") -> None:
+        if kind in (ActionKind.POST_REQUEST, Form.REQUEST):
+            view = blocks.request_modal(state, prefill)
+        elif kind in (ActionKind.SIGN, Form.SIGN):
+            doc = await run(core.view, identity, agreement_document)
+            if doc is None:
+                return
+            view = blocks.sign_modal(state.model_copy(update={"version": doc.version}), doc.title, doc.version, doc.text)
+        elif kind is ActionKind.CLAIM_SOME:
+            view = blocks.claim_some_modal(state, label)
+        else:
+            view = blocks.reject_modal(state, label)
+        await client.views_open(trigger_id=trigger_id, view=view)
+
+    async def answer(body: dict, reply: Reply, respond=None) -> None:
+        """The clicker's private answer: in place of nothing, visible to them only."""
+        kwargs = {"text": blocks.fallback(reply.title, reply.text), "blocks": blocks.reply_blocks(reply)}
+        if respond is not None and body.get("response_url"):
+            await respond(response_type="ephemeral", replace_original=False, **kwargs)
+        else:
+            await client.chat_postMessage(channel=body["user"]["id"], **kwargs)
+
+    @app.command("/surge")
+    async def on_command(ack, body, respond):
+        identity = who(body["user_id"])
+        work = asyncio.ensure_future(run(core.handle_text, identity, body.get("text") or ""))
+        done, _ = await asyncio.wait({work}, timeout=ACK_WITHIN)
+        if not done:  # Slack gives up at 3 s: acknowledge now, answer through response_url when ready
+            await ack()
+            reply = await work
+            await respond(response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
+                          blocks=blocks.reply_blocks(reply))
+            outbox.wake()
+            return
+        reply = work.result()
+        if reply.form:
+            await ack()
+            state = FormState(channel_id=body.get("channel_id"))
+            await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
+        else:
+            await ack(response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
+                      blocks=blocks.reply_blocks(reply))
+        outbox.wake()
+
+    @app.action(re.compile(rf"^{re.escape(ActionId.BUTTON)}\.\d+$"))
+    async def on_button(ack, body, action, respond):
+        await ack()
+        identity = who(body["user"]["id"])
+        clicked = Action.model_validate({"label": "", **json.loads(action["value"])})
+        channel = (body.get("channel") or {}).get("id")
+        if clicked.kind in blocks.FORM_KINDS:
+            state = FormState(channel_id=channel, command=clicked.command, then=clicked.then)
+            label = f"`{clicked.command}`"
+            await open_form(body["trigger_id"], clicked.kind, identity, state, clicked.prefill, label)
+            return
+        key = f"slack:action:{body['user']['id']}:{action.get('action_ts')}"
+        reply = await run(core.handle_action, identity, clicked, key=key)
+        if reply.form:
+            state = FormState(channel_id=channel, then=clicked.then)
+            await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
+        else:
+            await answer(body, reply, respond)
+        outbox.wake()
+        if body.get("view", {}).get("type") == "home":
+            await publish_home(body["user"]["id"])
+
+    @app.view(CallbackId.REQUEST_FORM)
+    async def on_request_form(ack, body, view):
+        cmd, errors = read_request_form(view["state"]["values"])
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        reply = await run(core.handle, who(body["user"]["id"]), cmd, key=f"slack:view:{view['id']}")
+        if not reply.ok:
+            await ack(response_action="errors", errors={BlockId.TITLE: blocks.clip(reply.text, 200)})
+            return
+        await ack()
+        await after_form(body, view, reply)
+
+    @app.view(CallbackId.SIGN_FORM)
+    async def on_sign_form(ack, body, view):
+        values = view["state"]["values"]
+        if value_of(values, BlockId.AGREE) != "agree":
+            await ack(response_action="errors", errors={BlockId.AGREE: "Tick “I agree” to sign."})
+            return
+        state = FormState.model_validate_json(view.get("private_metadata") or "{}")
+        identity = who(body["user"]["id"])
+        reply = await run(core.handle, identity, SignAgreement(name=value_of(values, BlockId.NAME) or ""),
+                          key=f"slack:view:{view['id']}")
+        if not reply.ok:
+            await ack(response_action="errors", errors={BlockId.NAME: blocks.clip(reply.text.split("\n")[0], 200)})
+            return
+        await ack()
+        if state.then:
+            after = await run(core.handle_text, identity, state.then, key=f"slack:view:{view['id']}:then")
+            reply = after.model_copy(update={"text": f"{reply.text}\n\n{after.text}"})
+        await after_form(body, view, reply)
+
+    @app.view(CallbackId.CLAIM_SOME_FORM)
+    async def on_claim_some(ack, body, view):
+        await command_form(ack, body, view, BlockId.UNITS, lambda v: v)
+
+    @app.view(CallbackId.REJECT_FORM)
+    async def on_reject_form(ack, body, view):
+        await command_form(ack, body, view, BlockId.WHY, quoted)
+
+    async def command_form(ack, body, view, block: BlockId, as_word) -> None:
+        """A form that completes a button's command with one more word (units, a reason)."""
+        state = FormState.model_validate_json(view.get("private_metadata") or "{}")
+        value = value_of(view["state"]["values"], block) or ""
+        reply = await run(core.handle_text, who(body["user"]["id"]), f"{state.command} {as_word(value)}",
+                          key=f"slack:view:{view['id']}")
+        if not reply.ok:
+            await ack(response_action="errors", errors={block: blocks.clip(reply.text.split("\n")[0], 200)})
+            return
+        await ack()
+        await after_form(body, view, reply)
+
+    async def after_form(body: dict, view: dict, reply: Reply) -> None:
+        state = FormState.model_validate_json(view.get("private_metadata") or "{}")
+        user = body["user"]["id"]
+        kwargs = {"text": blocks.fallback(reply.title, reply.text), "blocks": blocks.reply_blocks(reply)}
+        if state.channel_id and not state.channel_id.startswith("D"):
+            await client.chat_postEphemeral(channel=state.channel_id, user=user, **kwargs)
+        else:
+            await client.chat_postMessage(channel=user, **kwargs)
+        outbox.wake()
+
+    async def publish_home(user_id: str) -> None:
+        reply = await run(core.view, who(user_id), home)
+        await client.views_publish(user_id=user_id, view=blocks.home_view(reply))
+
+    @app.event("app_home_opened")
+    async def on_home(event, body):
+        if event.get("tab", "home") == "home" and await run(core.first_time, f"slack:event:{body.get('event_id')}"):
+            await publish_home(event["user"])
+
+    @app.event("message")
+    async def on_direct_message(event, body, say):
+        """A command typed in the app's Messages tab, without `/surge`."""
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        if not await run(core.first_time, f"slack:event:{body.get('event_id')}"):
+            return  # Slack re-delivered an event we already answered
+        reply = await run(core.handle_text, who(event["user"]), event.get("text") or "")
+        await say(text=blocks.fallback(reply.title, reply.text), blocks=blocks.reply_blocks(reply))
+        outbox.wake()
+
+    @app.event("app_mention")
+    async def on_mention(event, body, client):
+        """`@Surge claim SR-7` in a channel: the answer goes to the speaker only."""
+        if not await run(core.first_time, f"slack:event:{body.get('event_id')}"):
+            return
+        text = re.sub(r"^\s*<@[A-Z0-9]+>\s*", "", event.get("text") or "")
+        reply = await run(core.handle_text, who(event["user"]), text)
+        await client.chat_postEphemeral(channel=event["channel"], user=event["user"],
+                                        text=blocks.fallback(reply.title, reply.text), blocks=blocks.reply_blocks(reply))
+        outbox.wake()
+
+    return app
+

@@ -1,0 +1,200 @@
+"""Block Kit rendering: pure functions from Surge's replies and messages to Slack JSON, no I/O.
+
+Every text that may carry user input is escaped (`<!channel>` and `<@U…>` show as typed, never
+notify anyone) and truncated with an ellipsis to Slack's limits; a message never exceeds 50 blocks.
+"""
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    TimePickerElement,
+)
+from slack_sdk.models.views import View
+
+from bot.slack.ids import ActionId, BlockId, CallbackId, FormState
+from handlers.types import Action, ActionKind, Fact, Message, Reply, Tone
+
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+HEADER_TEXT = 150
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+TONE_EMOJI = {Tone.INFO: "", Tone.SUCCESS: ":white_check_mark: ", Tone.WARNING: ":warning: ", Tone.ERROR: ":x: "}
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so user text can never mention or link anyone."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def button(action: Action, index: int) -> ButtonElement:
+    value = action.model_dump_json(include={"kind", "command", "then", "prefill"})
+    if len(value) > BUTTON_VALUE:  # never truncate a command: drop the prefill instead
+        value = action.model_dump_json(include={"kind", "command", "then"})
+    return ButtonElement(
+        text=clip(action.label, BUTTON_TEXT), action_id=f"{ActionId.BUTTON}.{index}", value=value,
+        style=action.style if action.style in ("primary", "danger") else None,
+    )
+
+
+def fact_value(fact: Fact) -> str:
+    """A fact as mrkdwn; a moment is shown in each reader's own time zone, by Slack itself."""
+    if fact.at is not None:
+        return f"<!date^{int(fact.at.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fact.value)}>"
+    return escape(fact.value)
+
+
+def _fields(facts: list[Fact]) -> list[Block]:
+    blocks: list[Block] = []
+    short = [f for f in facts if len(f.label) + len(f.value) < 300 and "\n" not in f.value]
+    for i in range(0, len(short), 10):
+        blocks.append(SectionBlock(fields=[
+            MarkdownTextObject(text=clip(f"*{escape(f.label)}*\n{fact_value(f)}", FIELD_TEXT))
+            for f in short[i:i + 10]
+        ]))
+    for f in facts:
+        if f not in short:
+            blocks.append(SectionBlock(text=MarkdownTextObject(
+                text=clip(f"*{escape(f.label)}*\n{escape(f.value)}", SECTION_TEXT))))
+    return blocks
+
+
+def blocks_for(title: str | None, text: str, facts: list[Fact], actions: list[Action], tone: Tone,
+               *, footer: str | None = None) -> list[dict]:
+    blocks: list[Block] = []
+    if title:
+        blocks.append(HeaderBlock(text=PlainTextObject(text=clip(title, HEADER_TEXT))))
+    if text:
+        body = TONE_EMOJI[tone] + escape(text) if not title else escape(text)
+        for start in range(0, min(len(body), SECTION_TEXT * 4), SECTION_TEXT):
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=body[start:start + SECTION_TEXT])))
+    blocks += _fields(facts)
+    if actions:
+        elements = [button(a, i) for i, a in enumerate(actions)]
+        for i in range(0, min(len(elements), 25), 5):
+            blocks.append(ActionsBlock(elements=elements[i:i + 5]))
+    if footer:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(escape(footer), SECTION_TEXT))]))
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1] + [ContextBlock(elements=[MarkdownTextObject(text="…more in Surge")])]
+    return [b.to_dict() for b in blocks]
+
+
+def fallback(title: str | None, text: str) -> str:
+    """The notification text (and what screen readers read)."""
+    return clip(escape(f"{title}: {text}" if title and text else title or text or "Surge"), SECTION_TEXT)
+
+
+def reply_blocks(reply: Reply) -> list[dict]:
+    return blocks_for(reply.title, reply.text, reply.fields, reply.actions, reply.tone)
+
+
+def message_blocks(message: Message) -> list[dict]:
+    return blocks_for(message.title, message.text, message.fields, message.actions, message.tone)
+
+
+def home_view(reply: Reply) -> dict:
+    blocks = blocks_for(reply.title, reply.text, [], [], reply.tone)
+    for fact in reply.fields:
+        blocks.append(DividerBlock().to_dict())
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=clip(f"*{escape(fact.label)}*\n{escape(fact.value)}", SECTION_TEXT))).to_dict())
+    if reply.actions:
+        blocks.append(ActionsBlock(elements=[button(a, i) for i, a in enumerate(reply.actions[:25])]).to_dict())
+    return View(type="home", blocks=blocks[:100]).to_dict()
+
+
+# -- forms ------------------------------------------------------------------------------------
+
+FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.POST_REQUEST}
+
+
+def _text_input(block: BlockId, label: str, *, initial: str | None = None, optional: bool = True,
+                multiline: bool = False, max_length: int = 200, hint: str | None = None) -> InputBlock:
+    return InputBlock(
+        block_id=block, label=PlainTextObject(text=label), optional=optional,
+        hint=PlainTextObject(text=hint) if hint else None,
+        element=PlainTextInputElement(action_id="value", initial_value=initial or None, multiline=multiline,
+                                      max_length=max_length),
+    )
+
+
+def _modal(callback: CallbackId, title: str, submit: str, blocks: list[Block], state: FormState) -> dict:
+    return View(type="modal", callback_id=callback, title=PlainTextObject(text=clip(title, 24)),
+                submit=PlainTextObject(text=submit), close=PlainTextObject(text="Cancel"),
+                private_metadata=state.model_dump_json(exclude_none=True), blocks=blocks[:100]).to_dict()
+
+
+def request_modal(state: FormState, prefill: dict[str, str]) -> dict:
+    deadline = prefill.get("deadline", "")
+    blocks: list[Block] = [
+        _text_input(BlockId.TITLE, "Title", initial=prefill.get("title"), optional=False, max_length=150),
+        InputBlock(block_id=BlockId.UNITS, label=PlainTextObject(text="Units"),
+                   element=NumberInputElement(action_id="value", is_decimal_allowed=False, min_value="1",
+                                              initial_value=prefill.get("units"))),
+        InputBlock(block_id=BlockId.DEADLINE, label=PlainTextObject(text="Deadline (date)"),
+                   element=DatePickerElement(action_id="value", initial_date=deadline[:10] or None)),
+        InputBlock(block_id=f"{BlockId.DEADLINE}_time", label=PlainTextObject(text="Deadline (time)"), optional=True,
+                   element=TimePickerElement(action_id="value", initial_time=deadline[11:16] or "17:00")),
+        _text_input(BlockId.MINUTES, "Minutes per unit", initial=prefill.get("minutes", "30")),
+        _text_input(BlockId.PAY, "Pay per unit to the partner ($)", initial=prefill.get("pay")),
+        _text_input(BlockId.BILL, "Bill rate per unit to the customer ($)", initial=prefill.get("bill")),
+        _text_input(BlockId.SKILLS, "Skills (comma separated)", initial=prefill.get("skills")),
+        _text_input(BlockId.SCOPE, "Scope", multiline=True, max_length=2000, initial=prefill.get("scope")),
+        _text_input(BlockId.TOWN, "Town (shown to partners)", max_length=120, initial=prefill.get("town")),
+        _text_input(BlockId.CUSTOMER, "Customer (private)", initial=prefill.get("customer")),
+        _text_input(BlockId.SITE, "Site address (private)", max_length=300, initial=prefill.get("site")),
+        _text_input(BlockId.CONTACT, "Contact (private)", max_length=300, initial=prefill.get("contact")),
+        InputBlock(block_id=BlockId.APPROVAL, label=PlainTextObject(text="Approval"), optional=True,
+                   element=CheckboxesElement(action_id="value", options=[
+                       Option(value="yes", text=PlainTextObject(text="A dispatcher approves each claim"))])),
+        _text_input(BlockId.TIER, "Partner tier", initial=prefill.get("tier", "1"), max_length=1),
+    ]
+    return _modal(CallbackId.REQUEST_FORM, "New surge request", "Post", blocks, state)
+
+
+def sign_modal(state: FormState, title: str, version: str, text: str) -> dict:
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(f"{title} · version {version}", HEADER_TEXT)))]
+    body = escape(text)
+    for start in range(0, min(len(body), SECTION_TEXT * 90), SECTION_TEXT):
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=body[start:start + SECTION_TEXT])))
+    blocks = blocks[:97]
+    blocks += [
+        _text_input(BlockId.NAME, "Your full name", optional=False, hint="As it appears on the roster"),
+        InputBlock(block_id=BlockId.AGREE, label=PlainTextObject(text="Agreement"), element=CheckboxesElement(
+            action_id="value", options=[Option(value="agree", text=PlainTextObject(
+                text="I agree, on behalf of my company, to this agreement"))])),
+    ]
+    return _modal(CallbackId.SIGN_FORM, "Sign the agreement", "Sign", blocks, state)
+
+
+def claim_some_modal(state: FormState, label: str) -> dict:
+    blocks = [SectionBlock(text=MarkdownTextObject(text=escape(label))),
+              InputBlock(block_id=BlockId.UNITS, label=PlainTextObject(text="How many units?"),
+                         element=NumberInputElement(action_id="value", is_decimal_allowed=False, min_value="1"))]
+    return _modal(CallbackId.CLAIM_SOME_FORM, "Claim units", "Claim", blocks, state)
+
+
+def reject_modal(state: FormState, label: str) -> dict:
+    blocks = [SectionBlock(text=MarkdownTextObject(text=escape(label))),
+              _text_input(BlockId.WHY, "Why? (the tech sees this)", optional=False, multiline=True, max_length=1000)]
+    return _modal(CallbackId.REJECT_FORM, "Reject or send back", "Send", blocks, state)
