@@ -1,0 +1,150 @@
+"""Card clicks (`adaptiveCard/action` invokes): run the button's command through the core, and answer
+with the card the clicker sees next.
+
+- On a request card: the card as it now stands, with the clicker's answer (or a form) under it. That
+  view is the clicker's alone; everyone's copy is then updated in place by the outbox.
+- On an answer: the next answer (or a form) replaces it, as a sequence of steps.
+- On a notice or a DM (a job's details): it stays as it was; the answer comes as a new message.
+
+A form is an Adaptive Card; its submit is checked here again, and a mistake comes back as the same
+form with the values kept and the reason beside the input.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from botbuilder.core import TurnContext
+from pydantic import ValidationError
+
+from bot.teams import cards
+from bot.teams.forms import read_reason, read_request_form, read_signature, read_units
+from bot.teams.ids import DATA_KEY, CardState, Origin, Verb
+from bot.teams.notifier import card_activity
+from handlers.agreements import SignAgreement, agreement_document
+from handlers.core import Surge
+from handlers.forms import FormField, quoted
+from handlers.types import Action, ActionKind, Audience, Form, Identity, Message, Reply
+from handlers.views import request_cards
+
+log = logging.getLogger("surge.teams")
+
+FORM_OF = {ActionKind.CLAIM_SOME: Form.CLAIM_SOME, ActionKind.SIGN: Form.SIGN, ActionKind.REJECT: Form.REJECT,
+           ActionKind.POST_REQUEST: Form.REQUEST}
+
+
+def first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
+
+
+class CardActions:
+    def __init__(self, core: Surge):
+        self.core = core
+
+    async def handle(self, tc: TurnContext, identity: Identity, action: dict, key: str) -> dict:
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        try:
+            state = CardState.model_validate(data.get(DATA_KEY) or {})
+        except ValidationError:
+            return cards.message_response("That button is from an older Surge; type the command instead.")
+        inputs = {k: v for k, v in data.items() if k != DATA_KEY}
+        verb = action.get("verb")
+        if verb == Verb.RUN and state.command:
+            return await self.run(tc, identity, state, key)
+        if verb == Verb.SUBMIT and state.form:
+            return await self.submit(tc, identity, state, inputs, key)
+        if verb == Verb.CANCEL:
+            return await self.show(identity, state) if state.origin is Origin.REQUEST else \
+                cards.card_response(cards.card(cards.text_blocks("Cancelled; nothing was changed.")))
+        return cards.message_response("Surge doesn't know that button.")
+
+    async def run(self, tc: TurnContext, identity: Identity, state: CardState, key: str) -> dict:
+        if state.kind in FORM_OF:
+            return await self.form(identity, FORM_OF[state.kind], state, dict(state.prefill))
+        clicked = Action(kind=state.kind or ActionKind.RUN, label="", command=state.command, then=state.then)
+        reply = await asyncio.to_thread(self.core.handle_action, identity, clicked, key=key)
+        if reply.form:
+            return await self.form(identity, reply.form, state.model_copy(update={"prefill": reply.prefill}),
+                                   dict(reply.prefill))
+        if state.origin is Origin.MESSAGE:  # keep the notice; answer below it
+            await tc.send_activity(card_activity(cards.reply_card(reply), cards.fallback(reply.title, reply.text)))
+            return cards.message_response(first_line(reply.text))
+        return await self.answer(identity, state, reply)
+
+    async def submit(self, tc: TurnContext, identity: Identity, state: CardState, inputs: dict, key: str) -> dict:
+        form, run = state.form, asyncio.to_thread
+        if form is Form.REQUEST:
+            cmd, errors = read_request_form(inputs)
+            if errors:
+                return await self.form(identity, form, state, inputs, errors)
+            reply = await run(self.core.handle, identity, cmd, key=key)
+            if not reply.ok:
+                return await self.form(identity, form, state, inputs, {"": reply.text})
+        elif form is Form.SIGN:
+            name, errors = read_signature(inputs)
+            if errors:
+                return await self.form(identity, form, state, inputs, errors)
+            reply = await run(self.core.handle, identity, SignAgreement(name=name), key=key)
+            if not reply.ok:
+                return await self.form(identity, form, state, inputs, {FormField.NAME: first_line(reply.text)})
+            if state.then:
+                after = await run(self.core.handle_text, identity, state.then, key=f"{key}:then")
+                reply = after.model_copy(update={"text": f"{reply.text}\n\n{after.text}"})
+        elif form in (Form.CLAIM_SOME, Form.REJECT):
+            word, errors = read_units(inputs) if form is Form.CLAIM_SOME else read_reason(inputs)
+            if errors:
+                return await self.form(identity, form, state, inputs, errors)
+            arg = str(word) if form is Form.CLAIM_SOME else quoted(word)
+            reply = await run(self.core.handle_text, identity, f"{state.command} {arg}", key=key)
+            if not reply.ok:
+                field = FormField.UNITS if form is Form.CLAIM_SOME else FormField.WHY
+                return await self.form(identity, form, state, inputs, {field: first_line(reply.text)})
+        else:
+            return cards.message_response("Surge doesn't know that form.")
+        return await self.answer(identity, state, reply)
+
+    # -- what the clicker sees next -------------------------------------------------------------
+
+    async def answer(self, identity: Identity, state: CardState, reply: Reply) -> dict:
+        if state.origin is Origin.REQUEST:
+            return await self.show(identity, state, answer=reply)
+        return cards.card_response(cards.reply_card(reply))
+
+    async def form(self, identity: Identity, form: Form, state: CardState, values: dict,
+                   errors: dict[str, str] | None = None) -> dict:
+        items = await self.form_items(identity, form, state, values, errors)
+        if items is None:
+            return cards.message_response("There is no agreement to sign yet.")
+        if state.origin is Origin.REQUEST:
+            return await self.show(identity, state, form=items)
+        return cards.card_response(cards.card(items))
+
+    async def form_items(self, identity: Identity, form: Form, state: CardState, values: dict,
+                         errors: dict[str, str] | None = None) -> list[dict] | None:
+        if form is Form.SIGN:
+            doc = await asyncio.to_thread(self.core.view, identity, agreement_document)
+            if doc is None:
+                return None
+            return cards.sign_form(state, doc.title, doc.version, doc.text, values, errors)
+        if form is Form.REQUEST:
+            return cards.request_form(state, values, errors)
+        if form is Form.CLAIM_SOME:
+            return cards.claim_some_form(state, values, errors)
+        return cards.reject_form(state, values, errors)
+
+    async def show(self, identity: Identity, state: CardState, *, answer: Reply | None = None,
+                   form: list[dict] | None = None) -> dict:
+        """The request card the click came from, as it stands now (the dispatch copy for home staff only)."""
+        copy = await asyncio.to_thread(self.core.view, identity, lambda ctx: self._copy(ctx, state))
+        if copy is None:  # the request is gone: answer alone
+            return cards.card_response(cards.card(form) if form else cards.reply_card(answer or Reply(text="Done.")))
+        return cards.card_response(cards.request_card_with(copy, answer=answer, form=form))
+
+    def _copy(self, ctx, state: CardState) -> Message | None:
+        if state.request_id is None:
+            return None
+        try:
+            partner, dispatch = request_cards(ctx.session, state.request_id, self.core.home_timezone)
+        except LookupError:
+            return None
+        return dispatch if state.audience is Audience.DISPATCH and ctx.actor.is_home else partner

@@ -1,0 +1,236 @@
+"""The Teams bot: a thin `TeamsActivityHandler` on botbuilder's `CloudAdapter`, behind `POST /api/messages`.
+
+Every inbound activity first has its conversation reference stored, then is de-duplicated by its id
+(Teams re-delivers what took longer than 15 s), then handed to the core; the answer goes back as a
+reply, and the outbox is woken for everyone else. With no MICROSOFT_APP_ID it runs in emulator mode
+(no auth), for the Agents Playground and the Bot Framework Emulator; a malformed Authorization
+header is a 401, never a 500.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+
+import jwt
+from aiohttp import web
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Mention
+from msrest.serialization import Model
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.teams import cards, references
+from bot.teams.actions import CardActions
+from bot.teams.connector import one_policy, with_retries
+from bot.teams.ids import CardState, Origin
+from bot.teams.notifier import TeamsNotifier, card_activity, chart_png
+from handlers.core import Surge
+from handlers.types import Audience, Identity, Message, Reply
+from models.tables import Channel, Person, SurgeRequest
+
+log = logging.getLogger("surge.teams")
+_AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+WELCOME_PERSONAL = ("Hi, I'm Surge: I hand surplus field work to trusted partner MSPs. Type `help` to see what "
+                    "you can do, or `list` for the open requests.")
+WELCOME_CHANNEL = ("Surge is here. Surge requests for this channel appear as cards you can claim from; "
+                   "@mention Surge with a command (`@Surge help`), or chat with it one to one.")
+
+
+class _Answer(Model):
+    """An `adaptiveCard/action` answer: a card or a message (botbuilder's class only takes a dict value)."""
+
+    _attribute_map = {"status_code": {"key": "statusCode", "type": "int"}, "type": {"key": "type", "type": "str"},
+                      "value": {"key": "value", "type": "object"}}
+
+    def __init__(self, status_code: int, type: str, value) -> None:  # noqa: A002 - the wire name
+        super().__init__()
+        self.status_code, self.type, self.value = status_code, type, value
+
+
+class _Config:
+    """The attribute names botbuilder's configuration objects use."""
+
+    def __init__(self, cfg: Settings):
+        self.APP_ID = cfg.microsoft_app_id
+        self.APP_PASSWORD = cfg.microsoft_app_password
+        self.APP_TYPE = cfg.microsoft_app_type
+        self.APP_TENANTID = cfg.microsoft_app_tenant_id
+
+
+class _Authentication(ConfigurationBotFrameworkAuthentication):
+    """A token that can't even be read is an unauthorised request (401), not a server error (500)."""
+
+    async def authenticate_request(self, activity, auth_header: str):
+        try:
+            return await super().authenticate_request(activity, auth_header)
+        except PermissionError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, (jwt.PyJWTError, KeyError, ValueError, IndexError, TypeError, AttributeError)):
+                raise PermissionError(f"malformed Authorization header ({type(exc).__name__})") from exc
+            raise
+
+
+def command_text(activity) -> str:
+    """The typed command: the bot's mention removed, other mentions as Teams ids, markup gone."""
+    text = activity.text or ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    for entity in activity.entities or []:
+        if (getattr(entity, "type", "") or "").lower() != "mention":
+            continue
+        raw = {"type": entity.type, **(getattr(entity, "additional_properties", None) or {})}
+        mention = entity if isinstance(entity, Mention) else Mention().deserialize(raw)
+        if not mention.text or not mention.mentioned or not mention.mentioned.id:
+            continue
+        who = " " if mention.mentioned.id == bot_id else f" {mention.mentioned.id} "
+        text = text.replace(mention.text, who, 1)
+    text = _TAG.sub(" ", _AT.sub(r"\1", text))
+    return " ".join(html.unescape(text).replace("\xa0", " ").split())
+
+
+def delivery_key(activity) -> str:
+    conv = activity.conversation.id if activity.conversation else ""
+    digest = hashlib.sha1(references.base_conversation_id(conv).encode()).hexdigest()[:16]
+    return f"teams:{digest}:{activity.id}"[:200]
+
+
+class SurgeTeamsBot(TeamsActivityHandler):
+    def __init__(self, core: Surge, notifier: TeamsNotifier, wake):
+        self.core, self.notifier, self.wake = core, notifier, wake
+        self.actions = CardActions(core)
+
+    async def on_turn(self, turn_context: TurnContext):
+        one_policy(turn_context)
+        seen = references.seen_in(turn_context.activity)
+        if seen is not None:
+            await asyncio.to_thread(references.remember, self.core.db, seen)
+        await super().on_turn(turn_context)
+        self.wake()
+
+    async def on_message_activity(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        if not await asyncio.to_thread(self.core.first_time, delivery_key(activity)):
+            return  # a re-delivery of something already answered
+        identity = Identity(platform="teams", user_id=activity.from_property.id)
+        log.info("teams: message from %s (%s)", identity.user_id, activity.from_property.name)
+        reply = await asyncio.to_thread(self.core.handle_text, identity, command_text(activity))
+        if reply.form:
+            state = CardState(origin=Origin.REPLY, prefill=reply.prefill)
+            items = await self.actions.form_items(identity, reply.form, state, dict(reply.prefill))
+            content = cards.card(items) if items else cards.reply_card(reply)
+        else:
+            content = cards.reply_card(reply, chart_png=await chart_png(reply.chart))
+        if await asyncio.to_thread(self._private_here, activity, reply):
+            await self._answer_privately(turn_context, identity, reply)
+            return
+        await self._reply(turn_context, content, cards.fallback(reply.title, reply.text))
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """`adaptiveCard/action` here; botbuilder's own path serialises the answer twice and fails."""
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        action = (activity.value or {}).get("action") if isinstance(activity.value, dict) else None
+        if not isinstance(action, dict) or action.get("type") != "Action.Execute":
+            return InvokeResponse(status=400, body=_Answer(400, "application/vnd.microsoft.error",
+                                                           {"code": "BadRequest", "message": "not an Action.Execute"}))
+        identity = Identity(platform="teams", user_id=activity.from_property.id)
+        body = await self.actions.handle(turn_context, identity, action, delivery_key(activity))
+        return InvokeResponse(status=200, body=_Answer(body["statusCode"], body["type"], body["value"]))
+
+    async def on_teams_members_added_dispatch(self, members_added, team_info, turn_context: TurnContext):
+        """The app was installed (the bot is among the added members): say hello, once."""
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not any(m.id == bot_id for m in members_added or []):
+            return
+        if not await asyncio.to_thread(self.core.first_time, delivery_key(activity)):
+            return
+        personal = (activity.conversation.conversation_type or "personal") == "personal"
+        reply = Reply(title="Surge", text=WELCOME_PERSONAL if personal else WELCOME_CHANNEL)
+        await self._reply(turn_context, cards.reply_card(reply), reply.text)
+
+    # -- answering ------------------------------------------------------------------------------
+
+    async def _reply(self, turn_context: TurnContext, content: dict, summary: str) -> None:
+        activity = card_activity(content, summary)
+        await with_retries(lambda: turn_context.send_activity(activity), what="reply")
+
+    def _private_here(self, activity, reply: Reply) -> bool:
+        """In a channel other than dispatch or managers, does the answer name a customer, site or contact?"""
+        seen = references.seen_in(activity)
+        if seen is None or seen.kind == "personal":
+            return False
+        blob = reply.model_dump_json()
+        ids = {int(n) for n in re.findall(r"SR-(\d+)", blob)}
+
+        def work(s) -> bool:
+            chan = s.exec(select(Channel).where(Channel.platform == "teams",
+                                                Channel.external_id == (seen.channel_id or ""))).first()
+            if chan is not None and chan.purpose in ("dispatch", "managers"):
+                return False
+            for req in s.exec(select(SurgeRequest).where(SurgeRequest.id.in_(ids))).all() if ids else []:
+                if any(secret and secret in blob for secret in (req.customer, req.site, req.contact)):
+                    return True
+            return False
+
+        return self.core.db.run(work)
+
+    async def _answer_privately(self, turn_context: TurnContext, identity: Identity, reply: Reply) -> None:
+        person = await asyncio.to_thread(self.core.db.run, lambda s: s.exec(
+            select(Person).where(Person.teams_id == identity.user_id)).first())
+        if person is None:
+            return
+        await self.notifier.direct(person, Message(
+            audience=Audience.DM, person_id=person.id, private=True, title=reply.title, text=reply.text,
+            fields=reply.fields, actions=reply.actions, tone=reply.tone))
+        note = Reply(text="That answer names the customer, so I sent it to you in our one-to-one chat.")
+        await self._reply(turn_context, cards.reply_card(note), note.text)
+
+
+@dataclass
+class TeamsEndpoint:
+    """What `surge serve` mounts at POST /api/messages, and the notifier the outbox sends through."""
+
+    adapter: CloudAdapter
+    bot: SurgeTeamsBot
+    notifier: TeamsNotifier
+    outbox: object | None = field(default=None)
+
+    def wake(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected a JSON Bot Framework activity"}, status=415)
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        if not isinstance(body, dict) or not body.get("type"):
+            return web.json_response({"error": "not an activity (no type)"}, status=400)
+        response = await self.adapter.process(request, self.bot)
+        return response or web.Response(status=201)
+
+
+async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    log.error("teams: turn failed for %s activity %s", turn_context.activity.type, turn_context.activity.id,
+              exc_info=error)
+
+
+def build_teams(cfg: Settings, core: Surge) -> TeamsEndpoint:
+    adapter = CloudAdapter(_Authentication(_Config(cfg)))
+    adapter.on_turn_error = _on_turn_error
+    notifier = TeamsNotifier(adapter, core.db, app_id=cfg.microsoft_app_id)
+    endpoint = TeamsEndpoint(adapter=adapter, bot=None, notifier=notifier)  # type: ignore[arg-type]
+    endpoint.bot = SurgeTeamsBot(core, notifier, endpoint.wake)
+    return endpoint

@@ -1,0 +1,48 @@
+"""Every Adaptive Card verb Surge uses in Teams, and the state a card action carries.
+
+Input ids are the platform-neutral form field names, `handlers.forms.FormField`.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.types import ActionKind, Audience, Form
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+DATA_KEY = "surge"  # the key of an action's `data` that holds its `CardState`; inputs sit beside it
+
+
+class Verb(StrEnum):
+    """`Action.Execute` verbs: they arrive as `invoke` activities named `adaptiveCard/action`."""
+
+    RUN = "surge.run"  # a button: runs its chat command (or opens its form)
+    SUBMIT = "surge.submit"  # a form's submit button
+    CANCEL = "surge.cancel"  # a form's cancel button
+
+
+class Origin(StrEnum):
+    """What kind of card a click came from, which decides what the click answers with."""
+
+    REQUEST = "request"  # a request card (partner or dispatch copy): the updated card, plus the answer
+    REPLY = "reply"  # an answer to the clicker: replaced by the next answer
+    MESSAGE = "message"  # a notice or DM: kept; the answer comes as a new message
+
+
+class CardState(BaseModel):
+    """What an `Action.Execute` carries in `data["surge"]`: small, typed, never hand-split."""
+
+    model_config = ConfigDict(extra="ignore")
+    kind: ActionKind | None = None  # the button's kind (RUN)
+    command: str | None = None  # the chat command it runs; a form completes it (claim some, reject)
+    then: str | None = None  # runs after the command succeeded
+    prefill: dict[str, str] = Field(default_factory=dict)
+    form: Form | None = None  # the form being submitted (SUBMIT, CANCEL)
+    origin: Origin = Origin.REPLY
+    request_id: int | None = None  # for REQUEST: which request card to re-render
+    audience: Audience | None = None  # for REQUEST: the partner or the dispatch copy
+    version: str | None = None  # the agreement version the sign form showed
+
+    def data(self) -> dict:
+        return {DATA_KEY: self.model_dump(mode="json", exclude_defaults=True)}

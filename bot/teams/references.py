@@ -1,0 +1,116 @@
+"""Teams conversation references, kept in the database so any process can speak first.
+
+Stored on every inbound activity (a message, a click, the app's install): a channel's address for
+request cards, a person's one-to-one chat for DMs, and any address at all to open a new chat with a
+person who never wrote to the bot (`create_conversation` needs the tenant and the service URL).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import timedelta
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ConversationReference as BotReference
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from models.db import Database
+from models.queries import unreachable_teams_channels
+from models.tables import Channel, ConversationReference, Person
+from models.types import utcnow
+
+PLATFORM = "teams"
+FRESH = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What an inbound activity says about where the bot may speak."""
+
+    conversation_id: str
+    kind: str
+    channel_id: str | None
+    user_id: str | None
+    tenant_id: str | None
+    service_url: str
+    reference: dict
+
+
+def base_conversation_id(conversation_id: str) -> str:
+    """A channel thread's id is the channel's id plus `;messageid=…`: keep the channel's."""
+    return conversation_id.split(";", 1)[0]
+
+
+def seen_in(activity: Activity) -> Seen | None:
+    conv = activity.conversation
+    if conv is None or not conv.id or not activity.service_url:
+        return None
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    kind = conv.conversation_type or ("channel" if data.get("channel") else "personal")
+    conversation_id = base_conversation_id(conv.id)
+    ref = copy.deepcopy(TurnContext.get_conversation_reference(activity))  # never alter the activity
+    ref.activity_id = None  # a reference to the conversation, not to this message
+    ref.conversation.id = conversation_id
+    tenant = conv.tenant_id or (data.get("tenant") or {}).get("id")
+    channel_id = None
+    if kind == "channel":
+        channel_id = (data.get("channel") or {}).get("id") or conversation_id
+    user_id = activity.from_property.id if kind == "personal" and activity.from_property else None
+    return Seen(conversation_id=conversation_id, kind=kind, channel_id=channel_id, user_id=user_id,
+                tenant_id=tenant, service_url=activity.service_url, reference=ref.serialize())
+
+
+def remember(db: Database, seen: Seen) -> None:
+    """Insert or refresh the conversation's row (a race with another worker is retried once)."""
+    def work(s: Session) -> None:
+        row = s.exec(select(ConversationReference).where(
+            ConversationReference.platform == PLATFORM,
+            ConversationReference.conversation_id == seen.conversation_id)).first()
+        person_id = None
+        if seen.user_id:
+            person = s.exec(select(Person).where(Person.teams_id == seen.user_id)).first()
+            person_id = person.id if person else None
+        if row is None:
+            row = ConversationReference(platform=PLATFORM, conversation_id=seen.conversation_id)
+            s.add(row)
+        elif (row.reference == seen.reference and row.person_id == person_id and row.kind == seen.kind
+              and row.updated_at > utcnow() - FRESH):
+            return  # known and recent: nothing to write
+        row.kind, row.channel_id, row.user_id, row.person_id = seen.kind, seen.channel_id, seen.user_id, person_id
+        row.tenant_id = seen.tenant_id or row.tenant_id
+        row.service_url, row.reference, row.updated_at = seen.service_url, seen.reference, utcnow()
+
+    try:
+        db.run(work)
+    except IntegrityError:
+        db.run(work)
+
+
+def _row(db: Database, *where) -> ConversationReference | None:
+    stmt = select(ConversationReference).where(ConversationReference.platform == PLATFORM, *where)
+    return db.run(lambda s: s.exec(stmt.order_by(ConversationReference.updated_at.desc())).first())
+
+
+def for_channel(db: Database, channel_id: str) -> ConversationReference | None:
+    return _row(db, ConversationReference.channel_id == channel_id)
+
+
+def for_person(db: Database, person: Person) -> ConversationReference | None:
+    """The person's one-to-one chat with the bot, if they ever had one."""
+    return _row(db, ConversationReference.kind == "personal",
+                (ConversationReference.person_id == person.id) | (ConversationReference.user_id == person.teams_id))
+
+
+def any_address(db: Database) -> ConversationReference | None:
+    """The newest address with a tenant: enough to open a chat with anyone in that tenant."""
+    return _row(db, ConversationReference.tenant_id.is_not(None))
+
+
+def as_reference(row: ConversationReference) -> BotReference:
+    return BotReference().deserialize(row.reference)
+
+
+def unreachable_channels(db: Database) -> list[Channel]:
+    """Teams channels on the roster the bot has never heard from, so cannot post to yet."""
+    return db.run(lambda s: unreachable_teams_channels(session=s))
