@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,7 +40,8 @@ class ServerThread:
         asyncio.set_event_loop(self.loop)
 
         async def start():
-            self._runner = web.AppRunner(self.make_app())
+            # in-flight handlers get a few seconds at shutdown (aiohttp's default is 60 s)
+            self._runner = web.AppRunner(self.make_app(), shutdown_timeout=5)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
@@ -56,7 +59,17 @@ class ServerThread:
         async def stop():
             await self._runner.cleanup()
 
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(20)
+        done = asyncio.run_coroutine_threadsafe(stop(), self.loop)
+        try:
+            done.result(60)
+        except TimeoutError:
+            # say what is still running, so a slow shutdown can be traced
+            for task in asyncio.all_tasks(self.loop):
+                print(f"still running at shutdown: {task!r}", file=sys.stderr)
+                task.print_stack(file=sys.stderr)
+            frame = sys._current_frames().get(self._thread.ident)  # the loop's thread, if it is blocked
+            print("event loop thread:\n" + "".join(traceback.format_stack(frame)), file=sys.stderr)
+            raise
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(20)
 
