@@ -10,6 +10,7 @@ re-rendered from the database as it stands, so the newest state always wins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -18,6 +19,7 @@ from typing import Protocol
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from bot.workers import in_background
 from handlers.types import Audience, CardChange, Message
 from handlers.views import request_cards
 from models.db import Database
@@ -56,27 +58,36 @@ class Outbox:
         self.clock = clock
         self.concurrency = 8  # targets delivered at once; each platform paces its own channels
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Deliver soon (called after a handler committed something for others)."""
         self._wake.set()
 
     async def run_forever(self, *, idle: float = 2.0) -> None:
-        while True:
+        """Deliver until `stop()` (or the task is cancelled)."""
+        self._stopping = False
+        while not self._stopping:
             try:
-                while await self.deliver_due():
+                while not self._stopping and await self.deliver_due():
                     pass
             except Exception:  # noqa: BLE001 - keep the sender alive; the rows are retried
                 log.exception("outbox delivery failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # arrives as the event is set, and the sender would then never stop
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(idle):
+                    await self._wake.wait()
             self._wake.clear()
+
+    def stop(self) -> None:
+        """Finish the row in hand, then leave `run_forever` (what is left stays in the outbox)."""
+        self._stopping = True
+        self._wake.set()
 
     async def deliver_due(self, *, limit: int = 50) -> int:
         """Deliver what is due now; returns how many rows were handled."""
-        rows = await asyncio.to_thread(self.db.run, lambda s: self._lease(s, limit))
+        rows = await in_background(self.db.run, lambda s: self._lease(s, limit))
         if not rows:
             return 0
         cards_done: set[int] = set()
@@ -88,9 +99,9 @@ class Outbox:
                     failed = await self._message(row.payload)
             except Exception as exc:  # noqa: BLE001 - e.g. the database went away: retry the row later
                 log.warning("outbox row %s failed (attempt %s): %s", row.id, row.attempts, exc)
-                await asyncio.to_thread(self.db.run, lambda s, r=row, e=exc: self._failed(s, r.id, e))
+                await in_background(self.db.run, lambda s, r=row, e=exc: self._failed(s, r.id, e))
                 continue
-            await asyncio.to_thread(self.db.run, lambda s, r=row, f=failed: self._sent(s, r, f))
+            await in_background(self.db.run, lambda s, r=row, f=failed: self._sent(s, r, f))
         return len(rows)
 
     def _lease(self, s: Session, limit: int) -> list[OutboxMessage]:
@@ -165,7 +176,7 @@ class Outbox:
             purpose = {Audience.DISPATCH: "dispatch", Audience.MANAGERS: "managers", Audience.PARTNERS: "partners"}
             return self._channels(s, purpose[m.audience], max_tier=m.tier if m.audience is Audience.PARTNERS else None)
 
-        found = await asyncio.to_thread(self.db.run, targets)
+        found = await in_background(self.db.run, targets)
         if m.audience is Audience.DM:
             person = found[0]
             notifier = next((n for n in self.notifiers.values() if person and n.reaches(person)), None)
@@ -185,7 +196,7 @@ class Outbox:
             wanted = self._channels(s, "partners", max_tier=req.visible_tier) + self._channels(s, "dispatch")
             return partner, dispatch, posted, wanted
 
-        partner, dispatch, posted, wanted = await asyncio.to_thread(self.db.run, load)
+        partner, dispatch, posted, wanted = await in_background(self.db.run, load)
         have = {(p.platform, p.channel_id) for p in posted}
         updates = [c for c in posted if c.platform in self.notifiers and (not only or _target(c) == only)]
         # a first post, or a tier the request has widened to
@@ -198,7 +209,7 @@ class Outbox:
         async def post(channel: Channel) -> None:
             copy = dispatch if channel.purpose == "dispatch" else partner
             ref = await self.notifiers[channel.platform].post(channel.external_id, copy)
-            await asyncio.to_thread(self.db.run, lambda s: s.add(PostedCard(
+            await in_background(self.db.run, lambda s: s.add(PostedCard(
                 request_id=request_id, platform=channel.platform, channel_id=channel.external_id, message_ref=ref,
                 purpose=channel.purpose, posted_at=self.clock())))
 

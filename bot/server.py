@@ -33,16 +33,25 @@ async def slack_events(request: web.Request) -> web.Response:
     return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
 
+async def reachable(_request: web.Request) -> web.Response:
+    return web.Response(status=200)
+
+
 async def teams_messages(request: web.Request) -> web.Response:
     return await request.app[TEAMS].handle(request)  # bot.teams.app.TeamsEndpoint: adapter.process(request, bot)
 
 
 async def _run_outbox(app: web.Application):
-    task = asyncio.create_task(app[OUTBOX].run_forever())
+    outbox = app[OUTBOX]
+    task = asyncio.create_task(outbox.run_forever())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    outbox.stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=5)  # a delivery in hand may finish
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def build_server(core: Surge, *, outbox: Outbox | None = None, slack_app=None, teams=None) -> web.Application:
@@ -55,6 +64,7 @@ def build_server(core: Surge, *, outbox: Outbox | None = None, slack_app=None, t
     if teams is not None:
         app[TEAMS] = teams
         app.router.add_post("/api/messages", teams_messages)
+        app.router.add_route("HEAD", "/api/messages", reachable)  # the Agents Playground's probe
     if outbox is not None:
         app[OUTBOX] = outbox
         app.cleanup_ctx.append(_run_outbox)
