@@ -7,12 +7,12 @@ caught up by the next run, which sends whatever is due and not yet sent.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.workers import in_background
 from handlers.clock import run_due
 from models.types import utcnow
 
@@ -29,7 +29,7 @@ class Clock:
 
     async def tick(self) -> list[str]:
         now = self.clock()
-        sent = await asyncio.to_thread(run_due, self.core.db, now, home_timezone=self.core.home_timezone)
+        sent = await in_background(run_due, self.core.db, now, home_timezone=self.core.home_timezone)
         if sent:
             log.info("clock sent %d: %s", len(sent), ", ".join(sent[:10]))
             self.outbox.wake()

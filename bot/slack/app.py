@@ -1,6 +1,7 @@
 """The Bolt app: thin listeners that ack, hand the payload to the core, and render the reply.
 
-Slash commands are answered in the ack itself (ephemeral). Buttons ack at once and answer through
+Slash commands are answered in the ack itself (ephemeral) when the core is quick, otherwise acked at
+once and answered through `response_url`. Buttons ack at once and answer through
 `response_url`. Forms validate per field. Everything for other people goes through the outbox,
 which the listener wakes after the core committed.
 """
@@ -12,6 +13,7 @@ import logging
 import re
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -24,6 +26,7 @@ from bot.outbox import Outbox
 from bot.slack import blocks
 from bot.slack.forms import quoted, read_request_form, value_of
 from bot.slack.ids import ActionId, BlockId, CallbackId, FormState
+from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
 from handlers.core import Surge
 from handlers.home import home
@@ -32,6 +35,9 @@ from handlers.types import Action, ActionKind, Form, Identity, Reply
 log = logging.getLogger("surge.slack")
 
 ACK_WITHIN = 2.0  # seconds the core may take before the answer goes through response_url instead
+# Commands in flight beyond which a new one is acknowledged at once (its answer then goes through
+# response_url): under a burst, the ack never waits in the queue for the core's worker threads.
+ANSWER_IN_ACK_UP_TO = 4
 
 
 def web_client(settings: Settings) -> AsyncWebClient:
@@ -47,7 +53,7 @@ def web_client(settings: Settings) -> AsyncWebClient:
 def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: AsyncWebClient) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=settings.slack_signing_secret or "socket-mode",
                    request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False)
-    run = asyncio.to_thread
+    run = in_core
 
     def who(user_id: str) -> Identity:
         return Identity(platform="slack", user_id=user_id)
@@ -75,23 +81,41 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
         else:
             await client.chat_postMessage(channel=body["user"]["id"], **kwargs)
 
+    in_flight = 0  # slash commands this process is working on
+
     @app.command("/surge")
     async def on_command(ack, body, respond):
+        """Answered in the ack when the core is quick; when it is busy (more commands in flight than
+        it has workers for) or slow, acknowledged at once and answered through `response_url`."""
+        nonlocal in_flight
         identity = who(body["user_id"])
-        work = asyncio.ensure_future(run(core.handle_text, identity, body.get("text") or ""))
-        done, _ = await asyncio.wait({work}, timeout=ACK_WITHIN)
-        if not done:  # Slack gives up at 3 s: acknowledge now, answer through response_url when ready
+        acked = in_flight >= ANSWER_IN_ACK_UP_TO
+        if acked:
             await ack()
+        in_flight += 1
+        try:
+            work = asyncio.ensure_future(run(core.handle_text, identity, body.get("text") or ""))
+            if not acked:
+                done, _ = await asyncio.wait({work}, timeout=ACK_WITHIN)
+                if not done:  # Slack gives up at 3 s: acknowledge now, answer when the core is done
+                    await ack()
+                    acked = True
             reply = await work
+        finally:
+            in_flight -= 1
+        if reply.form:
+            if not acked:
+                await ack()
+            state = FormState(channel_id=body.get("channel_id"))
+            try:
+                await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
+            except SlackApiError as exc:  # e.g. the trigger expired (3 s) while the core was busy
+                log.warning("form not opened: %s", exc.response.get("error"))
+                await respond(response_type="ephemeral", text="The form could not open in time. "
+                              "Run the command again, or give its values inline (`help request`).")
+        elif acked:
             await respond(response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
                           blocks=blocks.reply_blocks(reply))
-            outbox.wake()
-            return
-        reply = work.result()
-        if reply.form:
-            await ack()
-            state = FormState(channel_id=body.get("channel_id"))
-            await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
         else:
             await ack(response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
                       blocks=blocks.reply_blocks(reply))

@@ -11,7 +11,6 @@ form with the values kept and the reason beside the input.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from botbuilder.core import TurnContext
@@ -21,6 +20,7 @@ from bot.teams import cards
 from bot.teams.forms import read_reason, read_request_form, read_signature, read_units
 from bot.teams.ids import DATA_KEY, CardState, Origin, Verb
 from bot.teams.notifier import card_activity
+from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
 from handlers.core import Surge
 from handlers.forms import FormField, quoted
@@ -62,7 +62,7 @@ class CardActions:
         if state.kind in FORM_OF:
             return await self.form(identity, FORM_OF[state.kind], state, dict(state.prefill))
         clicked = Action(kind=state.kind or ActionKind.RUN, label="", command=state.command, then=state.then)
-        reply = await asyncio.to_thread(self.core.handle_action, identity, clicked, key=key)
+        reply = await in_core(self.core.handle_action, identity, clicked, key=key)
         if reply.form:
             return await self.form(identity, reply.form, state.model_copy(update={"prefill": reply.prefill}),
                                    dict(reply.prefill))
@@ -72,7 +72,7 @@ class CardActions:
         return await self.answer(identity, state, reply)
 
     async def submit(self, tc: TurnContext, identity: Identity, state: CardState, inputs: dict, key: str) -> dict:
-        form, run = state.form, asyncio.to_thread
+        form, run = state.form, in_core
         if form is Form.REQUEST:
             cmd, errors = read_request_form(inputs)
             if errors:
@@ -122,7 +122,7 @@ class CardActions:
     async def form_items(self, identity: Identity, form: Form, state: CardState, values: dict,
                          errors: dict[str, str] | None = None) -> list[dict] | None:
         if form is Form.SIGN:
-            doc = await asyncio.to_thread(self.core.view, identity, agreement_document)
+            doc = await in_core(self.core.view, identity, agreement_document)
             if doc is None:
                 return None
             return cards.sign_form(state, doc.title, doc.version, doc.text, values, errors)
@@ -135,7 +135,7 @@ class CardActions:
     async def show(self, identity: Identity, state: CardState, *, answer: Reply | None = None,
                    form: list[dict] | None = None) -> dict:
         """The request card the click came from, as it stands now (the dispatch copy for home staff only)."""
-        copy = await asyncio.to_thread(self.core.view, identity, lambda ctx: self._copy(ctx, state))
+        copy = await in_core(self.core.view, identity, lambda ctx: self._copy(ctx, state))
         if copy is None:  # the request is gone: answer alone
             return cards.card_response(cards.card(form) if form else cards.reply_card(answer or Reply(text="Done.")))
         return cards.card_response(cards.request_card_with(copy, answer=answer, form=form))

@@ -12,10 +12,17 @@ import time
 from collections.abc import Awaitable, Callable
 
 from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Attachment, ChannelAccount, ConversationParameters
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationParameters,
+)
 
 from bot.teams import cards, references
 from bot.teams.connector import BASE_DELAY, one_policy, with_retries
+from bot.workers import in_background
 from handlers.types import Chart, Message
 from models.db import Database
 from models.tables import Person
@@ -98,14 +105,14 @@ class TeamsNotifier:
     # -- the Notifier protocol ----------------------------------------------------------------
 
     async def post(self, channel_id: str, message: Message) -> str:
-        row = await asyncio.to_thread(references.for_channel, self.db, channel_id)
+        row = await in_background(references.for_channel, self.db, channel_id)
         if row is None:
             raise NotReachable(f"Teams channel {channel_id} has never spoken to Surge, so Surge can't post there yet: "
                                "add the Surge app to its team and @mention Surge in the channel once")
         return await self._send(row, message)
 
     async def update(self, channel_id: str, message_ref: str, message: Message) -> None:
-        row = await asyncio.to_thread(references.for_channel, self.db, channel_id)
+        row = await in_background(references.for_channel, self.db, channel_id)
         if row is None:
             raise NotReachable(f"no conversation reference for Teams channel {channel_id}")
         activity = await message_activity(message, activity_id=message_ref)
@@ -116,7 +123,7 @@ class TeamsNotifier:
         await self._in(row, work)
 
     async def direct(self, person: Person, message: Message) -> None:
-        row = await asyncio.to_thread(references.for_person, self.db, person)
+        row = await in_background(references.for_person, self.db, person)
         if row is not None:
             await self._send(row, message)
             return
@@ -129,7 +136,7 @@ class TeamsNotifier:
 
     async def open_chat(self, person: Person, message: Message) -> None:
         """Open a one-to-one chat with someone who never wrote to the bot, and remember it."""
-        base = await asyncio.to_thread(references.any_address, self.db)
+        base = await in_background(references.any_address, self.db)
         if base is None:
             raise NotReachable(f"Surge has no Teams address yet to open a chat with {person.name}: "
                                "install the app in Teams (or message it) first")
@@ -148,7 +155,7 @@ class TeamsNotifier:
                 seen = references.seen_in(tc.activity)
                 if seen is not None:
                     seen = dataclasses.replace(seen, kind="personal", user_id=person.teams_id)
-                    await asyncio.to_thread(references.remember, self.db, seen)
+                    await in_background(references.remember, self.db, seen)
                 await self._pace(tc.activity.conversation.id)
                 await with_retries(lambda: tc.send_activity(activity), what="first DM", base=self.retry_base)
             except Exception as exc:  # noqa: BLE001 - re-raised below

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -69,19 +72,59 @@ def start_serve(db_url: str, fake: FakeSlack, tmp_path, *, roster: str | None = 
     raise RuntimeError("surge serve did not answer /healthz")
 
 
+class Responses:
+    """Where slash commands' `response_url`s point: Surge answers there when it acknowledged first."""
+
+    def __init__(self):
+        self.got: dict[str, dict] = {}
+        self.arrived = threading.Condition()
+        self.names = itertools.count(1)
+        responses = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                with responses.arrived:
+                    responses.got[self.path.rsplit("/", 1)[-1]] = body
+                    responses.arrived.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/respond/{name}"
+
+    def wait(self, name: str, timeout: float) -> dict:
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: name in self.got, timeout=timeout):
+                raise TimeoutError(f"no answer through response_url {name}")
+            return self.got.pop(name)
+
+
+RESPONSES = Responses()
+
+
 def command(url: str, user: str, text: str, *, timeout: float = 30) -> tuple[int, dict]:
-    """A signed `/surge` slash command; returns the status and the ephemeral answer."""
+    """A signed `/surge` slash command; returns the status and the ephemeral answer, whether it came
+    in the acknowledgement or, when Surge acknowledged first, through the `response_url`."""
+    name = f"cmd{next(RESPONSES.names)}"
     body = urllib.parse.urlencode({"command": "/surge", "text": text, "user_id": user, "channel_id": "C0PARTNERS",
-                                   "team_id": "T0SURGE", "trigger_id": "t", "response_url": "http://127.0.0.1:9/x"})
+                                   "team_id": "T0SURGE", "trigger_id": "t", "response_url": RESPONSES.url(name)})
     ts = str(int(time.time()))
     sig = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
     req = urllib.request.Request(url + "/slack/events", data=body.encode(), method="POST", headers={
         "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
+            status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, {}
+    return status, json.loads(raw) if raw else RESPONSES.wait(name, timeout)
 
 
 def health(url: str) -> int:

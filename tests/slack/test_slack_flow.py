@@ -149,3 +149,20 @@ def test_a_slow_answer_is_acknowledged_in_time_and_sent_through_response_url(sla
     assert answer.status == 200 and not answer.body  # the empty ack, at once
     [late] = slack.wait_sent(f"respond/cmd{next(slack.ids) - 1}")
     assert late["response_type"] == "ephemeral" and "claim SR-7 12" in json.dumps(late)
+
+
+def test_under_a_burst_commands_are_acknowledged_at_once_and_each_answered_once(slack, monkeypatch):
+    monkeypatch.setattr("bot.slack.app.ANSWER_IN_ACK_UP_TO", 0)  # as if other commands filled the workers
+    answer = slack.command("U0DANA", "list")
+    assert answer.status == 200 and not answer.body  # the empty ack, before the core ran
+    n = next(slack.ids) - 1
+    [late] = slack.wait_sent(f"respond/cmd{n}")
+    assert late["response_type"] == "ephemeral" and "No open requests right now." in late["text"]
+
+
+def test_the_request_form_still_opens_when_the_ack_went_first(slack, monkeypatch):
+    monkeypatch.setattr("bot.slack.app.ACK_WITHIN", 0.0)
+    answer = slack.command("U0DANA", "request", channel=DISPATCH)
+    assert answer.status == 200 and not answer.body
+    view = slack.wait_sent("views.open")[-1]["view"]
+    assert view["callback_id"] == "surge.form.request"
