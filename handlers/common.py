@@ -181,6 +181,13 @@ def names_with_role(ctx: Context, role: Role, *, org_id: int | None = None) -> l
     return [p.name for p in people if role in p.roles and (org_id is None or p.org_id == org_id)]
 
 
+def not_on_roster(s: Session) -> str:
+    """What someone who is not on the roster is told: who can add them."""
+    admins = [p.name for p in s.exec(select(Person).order_by(Person.name)).all() if Role.ADMIN in p.roles]
+    who = f" Ask {', '.join(admins)} to add you." if admins else " Ask whoever runs Surge to add you."
+    return "You're not on this Surge roster yet, so I can't act for you." + who
+
+
 def require(ctx: Context, *roles: Role, to: str) -> None:
     """Refuse unless the actor holds one of `roles`; name who can do it instead."""
     if ctx.actor.has(*roles):

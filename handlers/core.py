@@ -14,8 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy import String, bindparam, func, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from handlers.common import not_on_roster
 from handlers.errors import NotOnRoster, SurgeError, to_reply
 from handlers.registry import REGISTRY, parse, spec_for
 from handlers.types import Action, Actor, Context, Identity, Reply
@@ -88,7 +89,7 @@ class Surge:
             actor = self.resolve(session, identity)
             if not spec.allows(actor.roles, actor.known):
                 if not actor.known:
-                    raise NotOnRoster(_not_on_roster(session))
+                    raise NotOnRoster(not_on_roster(session))
                 from handlers.common import require
 
                 require(self.context(session, actor), *[Role(r) for r in sorted(spec.roles)], to=f"use `{spec.name}`")
@@ -162,9 +163,3 @@ def enqueue(session: Session, reply: Reply) -> None:
 def _outbox_row(kind: str, payload: dict, now: datetime) -> dict:
     return {"created_at": now, "kind": kind, "payload": payload, "status": "pending", "attempts": 0,
             "next_attempt_at": now, "last_error": ""}
-
-
-def _not_on_roster(session: Session) -> str:
-    admins = [p.name for p in session.exec(select(Person)).all() if Role.ADMIN in p.roles]
-    who = f" Ask {', '.join(admins)} to add you." if admins else " Ask whoever runs Surge to add you."
-    return "You're not on this Surge roster yet, so I can't act for you." + who

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from handlers.common import not_on_roster, session
 from handlers.errors import UsageError
 from handlers.grammar import Arg, Kind
 from handlers.registry import ANYONE, REGISTRY, command
@@ -26,6 +27,6 @@ def help_(cmd: Help, ctx: Context) -> Reply:
     allowed = [s for s in REGISTRY.values() if s.allows(actor.roles, actor.known)]
     lines = [f"`{s.usage}` — {s.summary}" for s in sorted(allowed, key=lambda s: s.name)]
     intro = (f"Hi {actor.name.split()[0]}! Here's what you can do:" if actor.known
-             else "You're not on this Surge roster yet; an admin adds you. Meanwhile:")
+             else f"{not_on_roster(session(ctx))} Meanwhile:")
     return Reply(title="Surge commands", text=intro + "\n" + "\n".join(lines) +
                  "\nRequest ids: SR-7, sr-7 or 7. Quote values with spaces: `customer=\"Acme Ltd\"`.")

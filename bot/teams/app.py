@@ -8,7 +8,6 @@ header is a 401, never a 500.
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import html
 import json
@@ -20,7 +19,10 @@ import jwt
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
 from botbuilder.schema import Mention
 from msrest.serialization import Model
 from sqlmodel import select
@@ -31,6 +33,7 @@ from bot.teams.actions import CardActions
 from bot.teams.connector import one_policy, with_retries
 from bot.teams.ids import CardState, Origin
 from bot.teams.notifier import TeamsNotifier, card_activity, chart_png
+from bot.workers import in_core
 from handlers.core import Surge
 from handlers.types import Audience, Identity, Message, Reply
 from models.tables import Channel, Person, SurgeRequest
@@ -40,6 +43,8 @@ _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 WELCOME_PERSONAL = ("Hi, I'm Surge: I hand surplus field work to trusted partner MSPs. Type `help` to see what "
                     "you can do, or `list` for the open requests.")
+WELCOME_GROUP = ("Surge is here. @mention Surge with a command (`@Surge help`) to see what you can do; answers that "
+                 "name a customer come to you one to one.")
 WELCOME_CHANNEL = ("Surge is here. Surge requests for this channel appear as cards you can claim from; "
                    "@mention Surge with a command (`@Surge help`), or chat with it one to one.")
 
@@ -111,24 +116,24 @@ class SurgeTeamsBot(TeamsActivityHandler):
         one_policy(turn_context)
         seen = references.seen_in(turn_context.activity)
         if seen is not None:
-            await asyncio.to_thread(references.remember, self.core.db, seen)
+            await in_core(references.remember, self.core.db, seen)
         await super().on_turn(turn_context)
         self.wake()
 
     async def on_message_activity(self, turn_context: TurnContext):
         activity = turn_context.activity
-        if not await asyncio.to_thread(self.core.first_time, delivery_key(activity)):
+        if not await in_core(self.core.first_time, delivery_key(activity)):
             return  # a re-delivery of something already answered
         identity = Identity(platform="teams", user_id=activity.from_property.id)
         log.info("teams: message from %s (%s)", identity.user_id, activity.from_property.name)
-        reply = await asyncio.to_thread(self.core.handle_text, identity, command_text(activity))
+        reply = await in_core(self.core.handle_text, identity, command_text(activity))
         if reply.form:
             state = CardState(origin=Origin.REPLY, prefill=reply.prefill)
             items = await self.actions.form_items(identity, reply.form, state, dict(reply.prefill))
             content = cards.card(items) if items else cards.reply_card(reply)
         else:
             content = cards.reply_card(reply, chart_png=await chart_png(reply.chart))
-        if await asyncio.to_thread(self._private_here, activity, reply):
+        if await in_core(self._private_here, activity, reply):
             await self._answer_privately(turn_context, identity, reply)
             return
         await self._reply(turn_context, content, cards.fallback(reply.title, reply.text))
@@ -152,10 +157,11 @@ class SurgeTeamsBot(TeamsActivityHandler):
         bot_id = activity.recipient.id if activity.recipient else None
         if not any(m.id == bot_id for m in members_added or []):
             return
-        if not await asyncio.to_thread(self.core.first_time, delivery_key(activity)):
+        if not await in_core(self.core.first_time, delivery_key(activity)):
             return
-        personal = (activity.conversation.conversation_type or "personal") == "personal"
-        reply = Reply(title="Surge", text=WELCOME_PERSONAL if personal else WELCOME_CHANNEL)
+        kind = activity.conversation.conversation_type or "personal"
+        welcome = {"personal": WELCOME_PERSONAL, "groupChat": WELCOME_GROUP}.get(kind, WELCOME_CHANNEL)
+        reply = Reply(title="Surge", text=welcome)
         await self._reply(turn_context, cards.reply_card(reply), reply.text)
 
     # -- answering ------------------------------------------------------------------------------
@@ -185,7 +191,7 @@ class SurgeTeamsBot(TeamsActivityHandler):
         return self.core.db.run(work)
 
     async def _answer_privately(self, turn_context: TurnContext, identity: Identity, reply: Reply) -> None:
-        person = await asyncio.to_thread(self.core.db.run, lambda s: s.exec(
+        person = await in_core(self.core.db.run, lambda s: s.exec(
             select(Person).where(Person.teams_id == identity.user_id)).first())
         if person is None:
             return

@@ -100,6 +100,7 @@ def test_help_lists_only_what_the_sender_may_do(chat):
     assert "claim SR-7 12" in str(one.fields)
     stranger = chat.say("Nobody", "help")
     assert stranger.ok and "not on this Surge roster" in stranger.text and "claim SR-7" not in stranger.text
+    assert "Ask Morgan Manager to add you" in stranger.text  # who can, as every other refusal says
 
 
 def test_a_replayed_interaction_gets_the_first_answer_and_changes_nothing(ready):

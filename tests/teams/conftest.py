@@ -71,8 +71,26 @@ def surge(db_url, clock, connector):
     """Surge, started after (so stopped before) the fake connector it sends to."""
     running = start_surge(db_url, clock)
     yield running
+    assert_partner_conversations_kept_private(running, connector)
     running.server.stop()
     running.core.db.dispose()
+
+
+def assert_partner_conversations_kept_private(running: Running, connector) -> None:
+    """The privacy watch: nothing that reached a Teams partner channel names any request's customer,
+    site or contact (every test on this fixture ends with it)."""
+    from sqlmodel import select
+
+    from models.tables import Channel, SurgeRequest
+
+    with running.core.db.session() as s:
+        partners = {c.external_id for c in s.exec(select(Channel).where(Channel.platform == "teams",
+                                                                          Channel.purpose == "partners"))}
+        secrets = {v for r in s.exec(select(SurgeRequest)) for v in (r.customer, r.site, r.contact) if len(v) > 3}
+    for call in connector.calls:
+        if (call.conversation or "").split(";")[0] in partners:
+            leaked = [v for v in secrets if v in call.text]
+            assert not leaked, f"{call.kind} to partner channel {call.conversation} named {leaked}"
 
 
 @pytest.fixture

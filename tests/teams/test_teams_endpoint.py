@@ -166,3 +166,20 @@ def test_status_tells_the_dispatcher_which_channel_never_spoke(teams, connector,
     (status,) = teams.say(DANA, "status SR-1")
     assert "has not spoken" not in status.text
     wait_for(lambda: request_card(connector, DISPATCH, 1), timeout=30, what="the dispatch card, once it is known")
+
+
+def test_each_kind_of_conversation_gets_its_own_welcome_and_a_probe_is_answered(teams, surge, connector):
+    from tests.teams.fake_connector import BOT, TENANT, activity
+
+    group = {"isGroup": True, "conversationType": "groupChat", "tenantId": TENANT, "id": "19:group@unq.gbl.spaces"}
+    status, _ = teams.post(activity("conversationUpdate", teams.user(TOM), group, connector.url, membersAdded=[BOT],
+                                    channelData={"tenant": {"id": TENANT}}))
+    assert status in (200, 201, 202)
+    teams.install(channel=PARTNERS)
+    said = {c.conversation: c.text for c in wait_for(lambda: connector.ok() if len(connector.ok()) >= 2 else None,
+                                                     what="two welcomes")}
+    assert "@Surge help" in said[group["id"]] and "this channel" not in said[group["id"]]
+    assert "this channel appear as cards" in said[PARTNERS]
+    probe = urllib.request.Request(surge.server.url + "/api/messages", method="HEAD")
+    with urllib.request.urlopen(probe) as resp:  # the Agents Playground checks the endpoint so
+        assert resp.status == 200
