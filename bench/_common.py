@@ -23,7 +23,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,6 +122,7 @@ class Load:
     errors: int
     elapsed: float
     bad: list[str]
+    answers: list[float] = field(default_factory=list)  # seconds until the answer (in the ack, or at response_url)
 
     @property
     def throughput(self) -> float:
@@ -135,14 +136,18 @@ class Load:
 
 
 async def slash_load(url: str, commands: Sequence[tuple[str, str]], *, concurrency: int,
-                     expect: str | None = None, start_n: int = 0, rate: float | None = None) -> Load:
+                     expect: str | None = None, start_n: int = 0, rate: float | None = None,
+                     answers: bool = False) -> Load:
     """Send `(user, text)` slash commands to `url` with at most `concurrency` in flight (a closed
     loop), or, with `rate`, one every 1/rate seconds whatever the answers (an open loop, as users
     clicking independently would).
 
     Each request is signed when it is sent. `expect`: a substring every answer must contain
-    (`None`: any 200 counts)."""
+    (`None`: any 200 counts). `answers`: a command acked empty is answered later through its
+    `response_url`, served here; each client waits for its answer before sending the next command
+    (as a user does), and the time to the answer is recorded beside the ack's."""
     import aiohttp
+    from aiohttp import web
 
     sem = asyncio.Semaphore(concurrency)
     began = time.perf_counter()
@@ -150,27 +155,56 @@ async def slash_load(url: str, commands: Sequence[tuple[str, str]], *, concurren
     bad: list[str] = []
     errors = 0
 
+    answered: list[float] = []
+    pending: dict[int, asyncio.Future] = {}
+    respond_base = "http://127.0.0.1:9/respond"  # nothing listens: answers through response_url are dropped
+    runner = None
+    if answers:
+        async def on_respond(request: web.Request) -> web.Response:
+            await request.read()
+            waiter = pending.get(int(request.match_info["n"]))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(time.perf_counter())
+            return web.json_response({"ok": True})
+
+        app = web.Application()
+        app.router.add_post("/respond/{n}", on_respond)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        respond_base = f"http://127.0.0.1:{port}/respond"
+
     async def one(session, i: int, user: str, text: str) -> None:
         nonlocal errors
         if rate:
             await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
         async with sem:
-            body = slash_body(user, text, n=start_n + i)
+            n = start_n + i
+            body = slash_body(user, text, n=n, response_url=f"{respond_base}/{n}")
+            if answers:
+                pending[n] = asyncio.get_running_loop().create_future()
             start = time.perf_counter()
             try:
                 async with session.post(url, data=body.encode(), headers=signed_headers(body)) as resp:
                     raw = await resp.text()
                     took = time.perf_counter() - start
-                    if resp.status != 200 or (expect is not None and expect not in raw):
+                    if resp.status != 200 or (expect is not None and raw and expect not in raw):
                         errors += 1
                         if len(bad) < 3:
                             bad.append(f"{resp.status} {text!r}: {raw[:200]}")
                         return
                     latencies.append(took)
+                if answers and not raw:  # acked empty: the answer comes through response_url
+                    answered.append(await asyncio.wait_for(pending[n], timeout=30) - start)
+                else:
+                    answered.append(took)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 errors += 1
                 if len(bad) < 3:
                     bad.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                pending.pop(n, None)
 
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
@@ -178,15 +212,19 @@ async def slash_load(url: str, commands: Sequence[tuple[str, str]], *, concurren
         start = time.perf_counter()
         await asyncio.gather(*(one(session, i, u, t) for i, (u, t) in enumerate(commands)))
         elapsed = time.perf_counter() - start
-    return Load(latencies, errors, elapsed, bad)
+    if runner is not None:
+        await runner.cleanup()
+    return Load(latencies, errors, elapsed, bad, answered)
 
 
 # -- a roster of any size ----------------------------------------------------------------------
 
 def roster_yaml(*, techs: int = 4, partner_channels: int = 1, dispatcher: str = "U0DISPATCH",
-                managers: int = 1, tech_prefix: str = "U0TECH", channel_prefix: str = "C0PART") -> str:
+                managers: int = 1, tech_prefix: str = "U0TECH", channel_prefix: str = "C0PART",
+                teams_channels: int = 0) -> str:
     """A home MSP, one vetted partner that signed (imported, valid for a year), `techs` techs, a
-    dispatcher, managers, `partner_channels` tier-1 Slack partner channels and a dispatch channel."""
+    dispatcher, managers, `partner_channels` tier-1 Slack partner channels, `teams_channels` tier-1
+    Teams partner channels (`teams_channel(i)`) and a Slack dispatch channel."""
     today = datetime.now(UTC).date().isoformat()
     out = [
         "home:\n  name: Bench Home IT\n  timezone: America/New_York\n",
@@ -203,12 +241,18 @@ def roster_yaml(*, techs: int = 4, partner_channels: int = 1, dispatcher: str = 
     out.append("channels:\n  - platform: slack\n    id: C0DISPATCH\n    purpose: dispatch\n")
     out += [f"  - platform: slack\n    id: {channel_prefix}{i:03d}\n    purpose: partners\n    tier: 1\n"
             for i in range(partner_channels)]
+    out += [f"  - platform: teams\n    id: \"{teams_channel(i)}\"\n    purpose: partners\n    tier: 1\n"
+            for i in range(teams_channels)]
     out.append(
         'agreement:\n  version: "bench-1"\n  title: Mutual Non-Solicitation Agreement\n  term_months: 12\n'
         "  text: The partner shall not solicit any customer or employee of Bench Home IT during the term.\n"
         'guidelines:\n  version: "1"\n  introduce: On behalf of Bench Home IT.\n  never_share: Prices.\n'
         "  escalate: Type problem.\n  more_work: Hand it back as a lead.\n")
     return "".join(out)
+
+
+def teams_channel(i: int) -> str:
+    return f"19:part{i:03d}@thread.tacv2"
 
 
 def tech_ids(n: int, prefix: str = "U0TECH") -> list[str]:

@@ -1,6 +1,7 @@
 """A server for the benchmarks, in a process of its own (started by `_common.serve`).
 
-    python bench/_serve.py surge --port N --db URL --slack-api URL   Surge: compose() + build_server(), Slack on
+    python bench/_serve.py surge --port N --db URL --slack-api URL   Surge: compose() + build_server(), Slack on,
+                                                                     Teams in emulator mode
     python bench/_serve.py bare  --port N --slack-api URL            a bare Bolt AsyncApp whose only listener acks
     python bench/_serve.py fake  --port N [--interval 1.0]           the tests' FakeSlack (Slack's Web API)
 
@@ -28,7 +29,7 @@ def surge_app(db: str, slack_api: str) -> web.Application:
     cfg = Settings(_env_file=None, database_url=db, slack_bot_token=TOKEN, slack_signing_secret=SECRET,
                    slack_api_url=slack_api, surge_timezone=TIMEZONE)
     stack = compose(cfg)
-    return build_server(stack.core, outbox=stack.outbox, slack_app=stack.slack_app)
+    return build_server(stack.core, outbox=stack.outbox, slack_app=stack.slack_app, teams=stack.teams)
 
 
 def bare_app(slack_api: str) -> web.Application:

@@ -4,6 +4,8 @@ on PostgreSQL, side by side with a bare Bolt AsyncApp on aiohttp whose only list
 
 Each server runs in a process of its own; the client (aiohttp, a semaphore of 50) is this process.
 Targets: Surge's p50 ≤ 1.5× and p99 ≤ 2× the bare app's, and its slowest ack far from Slack's 3 s.
+The clients are closed loops on the answer (Surge answers in the ack, or acks first under load and
+answers through response_url, served by this process), so the time to the answer is reported too.
 """
 from __future__ import annotations
 
@@ -43,14 +45,15 @@ def workload(n: int, requests: list[int], seed: int) -> list[tuple[str, str]]:
     return out
 
 
-def run_load(server, commands, warmup, steady) -> tuple[Load, float, Load]:
+def run_load(server, commands, warmup, steady, *, answers: bool) -> tuple[Load, float, Load]:
     """The warm-up, a steady open-loop load (RATE commands a second), then the measured
-    concurrency-50 load; returns it, the server's CPU time per command in it, and the steady load."""
+    concurrency-50 load; returns it, the server's CPU time per command in it, and the steady load.
+    `answers`: each client waits for its command's answer (in the ack or through response_url)."""
     url = server.url + "/slack/events"
-    asyncio.run(slash_load(url, warmup, concurrency=CONCURRENCY, start_n=10**6))
-    calm = asyncio.run(slash_load(url, steady, concurrency=1000, rate=RATE, start_n=2 * 10**6))
+    asyncio.run(slash_load(url, warmup, concurrency=CONCURRENCY, start_n=10**6, answers=answers))
+    calm = asyncio.run(slash_load(url, steady, concurrency=1000, rate=RATE, start_n=2 * 10**6, answers=answers))
     before = cpu_seconds(server.pid)
-    load = asyncio.run(slash_load(url, commands, concurrency=CONCURRENCY))
+    load = asyncio.run(slash_load(url, commands, concurrency=CONCURRENCY, answers=answers))
     return load, (cpu_seconds(server.pid) - before) / len(commands), calm
 
 
@@ -83,9 +86,9 @@ def main() -> int:
                 commands, warmup = workload(n, requests, 1), workload(warm, requests, 2)
                 steady = workload(RATE * seconds, requests, 3)
                 with serve("bare", slack_api=api) as bare:
-                    base, base_cpu, base_calm = run_load(bare, commands, warmup, steady)
+                    base, base_cpu, base_calm = run_load(bare, commands, warmup, steady, answers=False)
                 with serve("surge", db=db_url, slack_api=api) as surge:
-                    got, got_cpu, calm = run_load(surge, commands, warmup, steady)
+                    got, got_cpu, calm = run_load(surge, commands, warmup, steady, answers=True)
                 claims_sent = sum(1 for _, t in commands + warmup + steady if t.startswith("claim"))
                 taken = claimed_units(db_url)
             print(f"-- {db_name}")
@@ -94,9 +97,13 @@ def main() -> int:
             print(calm.line(f"Surge on {db_name}"))
             print(f"   ratio Surge/bare at {RATE}/s: p50 {percentile(calm.latencies, 50) / percentile(base_calm.latencies, 50):.2f}×, "
                   f"p99 {percentile(calm.latencies, 99) / percentile(base_calm.latencies, 99):.2f}× (for information)")
-            print(f"   concurrency {CONCURRENCY} (closed loop, as fast as each server answers):")
+            print(f"   concurrency {CONCURRENCY} (closed loop: each client sends its next command once it has "
+                  f"the answer; the bare app's answer is its ack):")
             print(base.line("bare Bolt app (ack only)"))
-            print(got.line(f"Surge on {db_name}"))
+            print(got.line(f"Surge on {db_name}, acks"))
+            print(f"{'Surge, answers':<28} n={len(got.answers):>5}  p50 {percentile(got.answers, 50) * 1000:7.1f} ms  "
+                  f"p99 {percentile(got.answers, 99) * 1000:7.1f} ms  max {max(got.answers, default=0) * 1000:7.1f} ms  "
+                  f"(in the ack, or through response_url when the ack went first)")
             for load in (base, got, base_calm, calm):
                 for line in load.bad:
                     print(f"   error: {line}")

@@ -1,12 +1,13 @@
-"""Fan-out: one request posted to 200 Slack partner channels, against a fake Slack that allows one
-message per second per channel and answers 429 beyond it (Slack's own limit).
+"""Fan-out: one request posted to 200 partner channels, 100 in Slack and 100 in Teams, against a fake
+Slack and a fake Bot Connector that each allow one message per second per channel and answer 429
+(with Retry-After) beyond it.
 
-Measured: the time until every partner card is posted, the time from the first claim until every
-card shows it, the claimant's DM, and the ack time of slash commands sent steadily meanwhile
-(compared with the same commands while Surge is idle). Surge runs in a process of its own
-(compose() + build_server(), the outbox sending through the SlackNotifier at its real pace).
-
-Teams: not measured yet (its fake connector is being written in tests/teams/); this is Slack only.
+Measured: the time until every partner card is posted on each platform, the time from the first
+claim until every card shows it, the claimant's DM, and the ack time of slash commands sent
+steadily meanwhile (compared with the same commands while Surge is idle). Surge runs in a process
+of its own (compose() + build_server(), the outbox sending through the Slack and Teams notifiers at
+their real pace); the Teams channels are installed first (a `conversationUpdate` each), as Teams does
+when the app is added to a team, so Surge holds a conversation reference for each.
 """
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ import threading
 import time
 from pathlib import Path
 
+from aiohttp import web
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
-    databases, header, ms, parse_args, percentile, prepare_core, roster_yaml, serve, slash_load, tech_ids, verdict,
+    databases, header, ms, parse_args, percentile, prepare_core, roster_yaml, serve, slash_load, teams_channel, tech_ids,
+    verdict,
 )
 from tests.slack.fake_slack import FakeSlack  # noqa: E402
+from tests.teams.fake_connector import FakeConnector, Teams  # noqa: E402
 
 UNITS = 40
 PROBE_EVERY = 0.05  # seconds between probe commands (20 a second)
@@ -57,6 +62,43 @@ class TimedSlack(FakeSlack):
             ch = body.get("channel")
             if path == method and ch in channels and ch not in out and at >= after and contains in self.text_of(body):
                 out[ch] = at
+        return out
+
+
+class TimedConnector(FakeConnector):
+    """The fake Bot Connector, allowing one message per second per conversation (429 with
+    Retry-After beyond it), noting when each accepted call landed."""
+
+    def __init__(self, *, interval: float = 1.0):
+        super().__init__()
+        self.interval = interval
+        self.landed: list[tuple[float, object]] = []
+        self.rate_limited = 0
+        self._last: dict[str, float] = {}
+
+    def _record(self, request, body):
+        call, failed = super()._record(request, body)
+        if failed is not None or call.conversation is None:
+            return call, failed
+        now, where = time.perf_counter(), call.conversation.split(";")[0]
+        with self._lock:
+            if now - self._last.get(where, -1e9) < self.interval:
+                call.answered = 429
+                self.rate_limited += 1
+                return call, web.json_response({"error": {"code": "Throttled", "message": "1 a second"}}, status=429,
+                                               headers={"Retry-After": "1"})
+            self._last[where] = now
+            self.landed.append((now, call))
+        return call, None
+
+    def first(self, kind: str, conversations: set[str], contains: str = "") -> dict[str, float]:
+        with self._lock:
+            landed = list(self.landed)
+        out: dict[str, float] = {}
+        for at, call in landed:
+            where = call.conversation.split(";")[0]
+            if call.kind == kind and where in conversations and where not in out and contains in call.text:
+                out[where] = at
         return out
 
 
@@ -109,27 +151,35 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 def main() -> int:
     args = parse_args(__doc__.split("\n")[0])
-    header("fan-out: one request to many Slack partner channels, 1 message/s/channel enforced", args)
-    channels = 50 if args.quick else 200
-    print(f"{channels} partner channels + 1 dispatch channel; fake Slack answers 429 beyond 1 message/s/channel; "
-          "Teams: not measured (its fake is not written yet)")
-    partner_ids = {f"C0PART{i:03d}" for i in range(channels)}
+    header("fan-out: one request to Slack and Teams partner channels, 1 message/s/channel enforced", args)
+    per_platform = 25 if args.quick else 100
+    print(f"{per_platform} Slack + {per_platform} Teams partner channels + 1 Slack dispatch channel; the fakes answer "
+          "429 beyond 1 message/s/channel")
+    slack_ids = {f"C0PART{i:03d}" for i in range(per_platform)}
+    teams_ids = {teams_channel(i) for i in range(per_platform)}
     ok = True
     for db_name, cm in databases(args, "fanout"):
-        fake = TimedSlack(per_channel_interval=1.0).start()
+        fake, connector = TimedSlack(per_channel_interval=1.0).start(), TimedConnector().start()
         try:
             with cm as url:
-                core = prepare_core(url, roster_yaml(techs=4, partner_channels=channels), acknowledge=tech_ids(4))
+                core = prepare_core(url, roster_yaml(techs=4, partner_channels=per_platform, teams_channels=per_platform),
+                                    acknowledge=tech_ids(4))
                 core.db.dispose()
                 with serve("surge", db=url, slack_api=fake.api_url) as surge:
-                    ok &= run(db_name, fake, surge.url + "/slack/events", partner_ids)
+                    teams = Teams(surge.url, connector)
+                    for channel in sorted(teams_ids):
+                        teams.install(channel=channel)
+                    wait_until(lambda: len(connector.first("post", teams_ids, "Surge is here")) == len(teams_ids), 60,
+                               "the welcome in every Teams channel")
+                    ok &= run(db_name, fake, connector, surge.url + "/slack/events", slack_ids, teams_ids)
         finally:
             fake.stop()
+            connector.stop()
     print("all targets met" if ok else "some targets MISSED (see above)")
     return 0
 
 
-def run(db_name: str, fake: TimedSlack, url: str, partners: set[str]) -> bool:
+def run(db_name: str, fake: TimedSlack, connector: TimedConnector, url: str, slack: set[str], teams: set[str]) -> bool:
     probe = Probe(url, "U0TECH003").start()
     time.sleep(3.0)  # the idle baseline
     idle_end = time.perf_counter()
@@ -138,30 +188,45 @@ def run(db_name: str, fake: TimedSlack, url: str, partners: set[str]) -> bool:
                                   concurrency=1))
     t0 = idle_end
     assert post.latencies, post.bad
-    wait_until(lambda: fake.first("chat.postMessage", partners), 60, "the first partner card")
+    card = "SR-1 ·"
+    wait_until(lambda: fake.first("chat.postMessage", slack) or connector.first("post", teams, card), 60,
+               "the first partner card")
     claim_sent = time.perf_counter()
     claim = asyncio.run(slash_load(url, [("U0TECH000", "claim SR-1 1")], concurrency=1, expect="You have"))
     assert claim.latencies, claim.bad
     shows = f"{UNITS - 1} of {UNITS} units left"
-    limit = 30 + len(partners) * 0.5
-    wait_until(lambda: len(fake.first("chat.postMessage", partners)) == len(partners), limit, "every partner card")
-    posted = fake.first("chat.postMessage", partners)
-    wait_until(lambda: len(fake.first("chat.update", partners, shows)) == len(partners), limit,
+    limit = 30 + (len(slack) + len(teams)) * 0.5
+    wait_until(lambda: len(fake.first("chat.postMessage", slack)) == len(slack), limit, "every Slack partner card")
+    wait_until(lambda: len(connector.first("post", teams, card)) == len(teams), limit, "every Teams partner card")
+    posted = {"Slack": fake.first("chat.postMessage", slack), "Teams": connector.first("post", teams, card)}
+
+    def updated() -> dict[str, dict[str, float]]:
+        """Per platform, when each card first showed the claim (posted with it, or updated to it)."""
+        out = {"Slack": fake.first("chat.update", slack, shows), "Teams": connector.first("update", teams, shows)}
+        for where, at in fake.first("chat.postMessage", slack, shows).items():
+            out["Slack"].setdefault(where, at)
+        for where, at in connector.first("post", teams, shows).items():
+            out["Teams"].setdefault(where, at)
+        return out
+
+    wait_until(lambda: [len(v) for v in updated().values()] == [len(slack), len(teams)], limit,
                "every partner card to show the claim")
-    updated = fake.first("chat.update", partners, shows)
+    shown = updated()
     wait_until(lambda: fake.first("chat.postMessage", {"U0TECH000"}), limit, "the claimant's DM")
     dm = fake.first("chat.postMessage", {"U0TECH000"})["U0TECH000"]
-    done = max(updated.values())
+    done = max(max(v.values()) for v in shown.values())
     time.sleep(1.0)
     probe.stop()
     idle = probe.between(0, idle_end)
     busy = probe.between(t0, done)
     print(f"-- {db_name}")
-    print(f"   request ack {ms(post.latencies[0])}; first partner card after {ms(min(posted.values()) - t0)}; "
-          f"all {len(partners)} posted after {max(posted.values()) - t0:.2f} s")
-    print(f"   claim sent {claim_sent - t0:.2f} s after the post (ack {ms(claim.latencies[0])}); every card shows it "
-          f"{done - claim_sent:.2f} s after the claim; the claimant's DM after {dm - claim_sent:.2f} s")
-    print(f"   429s answered by the fake: {fake.rate_limited} (retried by the client after Retry-After)")
+    print(f"   request ack {ms(post.latencies[0])}; claim sent {claim_sent - t0:.2f} s after the post "
+          f"(ack {ms(claim.latencies[0])}); the claimant's DM {dm - claim_sent:.2f} s after the claim")
+    for platform in ("Slack", "Teams"):
+        print(f"   {platform}: first partner card after {ms(min(posted[platform].values()) - t0)}; all "
+              f"{len(posted[platform])} posted after {max(posted[platform].values()) - t0:.2f} s; every card shows "
+              f"the claim {max(shown[platform].values()) - claim_sent:.2f} s after it")
+    print(f"   429s answered: Slack {fake.rate_limited}, Teams {connector.rate_limited} (retried after Retry-After)")
     print(f"   acks while idle:     n={len(idle):>4} p50 {ms(percentile(idle, 50))} p99 {ms(percentile(idle, 99))} "
           f"max {ms(max(idle))}")
     print(f"   acks during fan-out: n={len(busy):>4} p50 {ms(percentile(busy, 50))} p99 {ms(percentile(busy, 99))} "
