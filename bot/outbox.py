@@ -30,6 +30,7 @@ log = logging.getLogger("surge.outbox")
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
+LANES = (("message",), ("card",))  # delivered side by side; rows of one lane in order
 
 
 class Notifier(Protocol):
@@ -57,19 +58,26 @@ class Outbox:
         self.home_timezone = home_timezone
         self.clock = clock
         self.concurrency = 8  # targets delivered at once; each platform paces its own channels
-        self._wake = asyncio.Event()
+        self._wakes: dict[tuple[str, ...], asyncio.Event] = {}
         self._stopping = False
 
     def wake(self) -> None:
         """Deliver soon (called after a handler committed something for others)."""
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     async def run_forever(self, *, idle: float = 2.0) -> None:
-        """Deliver until `stop()` (or the task is cancelled)."""
+        """Deliver until `stop()` (or the task is cancelled), in two lanes: direct messages and
+        channel messages in one, request cards in the other, so a claimant's DM never waits behind
+        a card's fan-out to hundreds of channels."""
         self._stopping = False
+        await asyncio.gather(*(self._lane(kinds, idle) for kinds in LANES))
+
+    async def _lane(self, kinds: tuple[str, ...], idle: float) -> None:
+        wake = self._wakes.setdefault(kinds, asyncio.Event())
         while not self._stopping:
             try:
-                while not self._stopping and await self.deliver_due():
+                while not self._stopping and await self.deliver_due(kinds=kinds):
                     pass
             except Exception:  # noqa: BLE001 - keep the sender alive; the rows are retried
                 log.exception("outbox delivery failed")
@@ -77,17 +85,17 @@ class Outbox:
             # arrives as the event is set, and the sender would then never stop
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(idle):
-                    await self._wake.wait()
-            self._wake.clear()
+                    await wake.wait()
+            wake.clear()
 
     def stop(self) -> None:
-        """Finish the row in hand, then leave `run_forever` (what is left stays in the outbox)."""
+        """Finish the rows in hand, then leave `run_forever` (what is left stays in the outbox)."""
         self._stopping = True
-        self._wake.set()
+        self.wake()
 
-    async def deliver_due(self, *, limit: int = 50) -> int:
-        """Deliver what is due now; returns how many rows were handled."""
-        rows = await in_background(self.db.run, lambda s: self._lease(s, limit))
+    async def deliver_due(self, *, limit: int = 50, kinds: tuple[str, ...] | None = None) -> int:
+        """Deliver what is due now (of these kinds of row); returns how many rows were handled."""
+        rows = await in_background(self.db.run, lambda s: self._lease(s, limit, kinds))
         if not rows:
             return 0
         cards_done: set[int] = set()
@@ -104,7 +112,7 @@ class Outbox:
             await in_background(self.db.run, lambda s, r=row, f=failed: self._sent(s, r, f))
         return len(rows)
 
-    def _lease(self, s: Session, limit: int) -> list[OutboxMessage]:
+    def _lease(self, s: Session, limit: int, kinds: tuple[str, ...] | None = None) -> list[OutboxMessage]:
         now = self.clock()
         stmt = (
             select(OutboxMessage)
@@ -112,6 +120,8 @@ class Outbox:
                    OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.id).limit(limit)
         )
+        if kinds is not None:
+            stmt = stmt.where(OutboxMessage.kind.in_(kinds))
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(s.exec(stmt).all())

@@ -108,3 +108,34 @@ def test_an_expired_lease_is_delivered_again_after_a_crash(ready, clock):
     assert asyncio.run(outbox.deliver_due()) == 0
     clock.advance(seconds=61)
     assert asyncio.run(outbox.deliver_due()) == len(rows)
+
+
+def test_a_direct_message_does_not_wait_behind_a_slow_card_fan_out(ready, clock):
+    class SlowChannels(Platform):
+        """Posting a request card takes a while (a big fan-out, or 429s); other messages are quick."""
+
+        async def post(self, channel_id: str, message: Message) -> str:
+            if "SR-1" in f"{message.title} {message.text}":
+                await asyncio.sleep(1.5)
+            return await super().post(channel_id, message)
+
+    slack = SlowChannels("slack")
+    outbox = Outbox(ready.core.db, [slack], clock=clock)
+
+    async def scenario() -> list[tuple[str, str, str]]:
+        sender = asyncio.create_task(outbox.run_forever(idle=0.05))
+        await asyncio.sleep(0.2)  # SR-1's card fan-out is under way
+        await asyncio.to_thread(ready.ok, "Tom Tech", "claim SR-1 2")
+        outbox.wake()
+        for _ in range(40):  # the claimant's job details arrive while the cards are still posting
+            if any(kind == "dm" for kind, _, _ in slack.got):
+                break
+            await asyncio.sleep(0.025)
+        seen = list(slack.got)
+        outbox.stop()
+        await asyncio.wait_for(sender, 10)
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert [d for d in seen if d[0] == "dm" and d[1] == "Tom Tech"], seen
+    assert not [d for d in seen if d[0] == "post" and "SR-1" in d[2]]  # no card had landed yet
