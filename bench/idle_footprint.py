@@ -24,8 +24,10 @@ CONCURRENCY = 10
 LEAK_MIB = 5.0  # more than this in the second batch of requests counts as growth
 
 
-async def hammer(base: str, n: int, start: int) -> tuple[int, float]:
-    """n requests, half GET /healthz and half signed /surge help, 10 at a time. Returns (failures, seconds)."""
+async def hammer(base: str, n: int, start: int, respond: str) -> tuple[int, float]:
+    """n requests, half GET /healthz and half signed /surge help, 10 at a time; a help answered
+    through its response_url (when Surge acknowledged first) goes to `respond` (the fake Slack).
+    Returns (failures, seconds)."""
     import aiohttp
 
     sem = asyncio.Semaphore(CONCURRENCY)
@@ -38,7 +40,7 @@ async def hammer(base: str, n: int, start: int) -> tuple[int, float]:
                 async with session.get(base + "/healthz") as resp:
                     await resp.read()
             else:
-                body = slash_body(USERS[i % len(USERS)], "help", n=start + i)
+                body = slash_body(USERS[i % len(USERS)], "help", n=start + i, response_url=f"{respond}/{start + i}")
                 async with session.post(base + "/slack/events", data=body.encode(), headers=signed_headers(body)) as resp:
                     await resp.read()
             failures += resp.status != 200
@@ -64,7 +66,7 @@ def main() -> int:
             print(f"after start:            RSS {start_rss:6.1f} MiB")
             after = []
             for batch in (1, 2):
-                failures, took = asyncio.run(hammer(surge.url, n, batch * n))
+                failures, took = asyncio.run(hammer(surge.url, n, batch * n, fake.url + "/respond"))
                 time.sleep(1.0)
                 rss, peak = rss_mib(surge.pid)
                 after.append(rss)

@@ -15,10 +15,16 @@ from typing import TypeVar
 
 from botbuilder.core import BotAdapter, TurnContext
 from msrest.exceptions import ClientRequestError, HttpOperationError
+from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3 import Retry
 
 log = logging.getLogger("surge.teams")
 T = TypeVar("T")
+
+# msrest builds each client's retry policy by testing 999 status codes against a list of 501 (about
+# 7 ms of CPU, on the event loop, for every proactive message: botbuilder makes a token client for
+# each). The same codes in a frozenset: 0.07 ms.
+ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
 
 ATTEMPTS = 4
 BASE_DELAY = 0.5

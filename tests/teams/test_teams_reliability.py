@@ -113,3 +113,12 @@ def test_privacy_scan_of_every_partner_channel_card(posted, connector, surge):
     assert any("Acme Dental" in c.text and "SR-1" in c.text for c in dms)
     dispatch = connector.in_conversation(DISPATCH)
     assert any("Acme Dental" in c.text for c in dispatch)
+
+
+def test_the_connector_clients_retry_policy_keeps_its_codes():
+    """Surge makes msrest's per-client retry policy cheap to build; the codes it retries stay the same."""
+    from msrest.universal_http.requests import ClientRetryPolicy
+
+    import bot.teams.connector  # noqa: F401 - applies the change
+
+    assert ClientRetryPolicy().policy.status_forcelist == [408, 500] + list(range(502, 505)) + list(range(506, 999))
