@@ -186,7 +186,7 @@ class Outbox:
             purpose = {Audience.DISPATCH: "dispatch", Audience.MANAGERS: "managers", Audience.PARTNERS: "partners"}
             return self._channels(s, purpose[m.audience], max_tier=m.tier if m.audience is Audience.PARTNERS else None)
 
-        found = await in_background(self.db.run, targets)
+        found = await in_background(self.db.read, targets)
         if m.audience is Audience.DM:
             person = found[0]
             notifier = next((n for n in self.notifiers.values() if person and n.reaches(person)), None)
@@ -206,7 +206,7 @@ class Outbox:
             wanted = self._channels(s, "partners", max_tier=req.visible_tier) + self._channels(s, "dispatch")
             return partner, dispatch, posted, wanted
 
-        partner, dispatch, posted, wanted = await in_background(self.db.run, load)
+        partner, dispatch, posted, wanted = await in_background(self.db.read, load)
         have = {(p.platform, p.channel_id) for p in posted}
         updates = [c for c in posted if c.platform in self.notifiers and (not only or _target(c) == only)]
         # a first post, or a tier the request has widened to

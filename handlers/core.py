@@ -94,12 +94,16 @@ class Surge:
 
                 require(self.context(session, actor), *[Role(r) for r in sorted(spec.roles)], to=f"use `{spec.name}`")
             reply = spec.handler(cmd, self.context(session, actor))
+            if spec.reads_only and (reply.messages or reply.cards):
+                raise RuntimeError(f"`{spec.name}` is read-only but has something to send")
             enqueue(session, reply)
             if record is not None:
                 record.reply = reply.model_dump(mode="json")
             return reply
 
         try:
+            if spec.reads_only and not key:  # reads beside a writer (SQLite) instead of queueing for it
+                return self.db.read(work)
             return self.db.run(work)
         except IntegrityError:
             if key:  # the same interaction, handled at the same moment by another worker
@@ -124,7 +128,7 @@ class Surge:
 
     def view(self, identity: Identity, render: Callable[[Context], object]):
         """Run a read-only view (a home page, a form's contents) as this identity."""
-        return self.db.run(lambda session: render(self.context(session, self.resolve(session, identity))))
+        return self.db.read(lambda session: render(self.context(session, self.resolve(session, identity))))
 
     # -- helpers ------------------------------------------------------------------------------
 

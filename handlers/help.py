@@ -15,7 +15,7 @@ class Help(BaseModel):
 
 
 @command("help", summary="what you may do; `help claim` for one command", usage="help [command]",
-         example="help claim", roles={ANYONE}, who="anyone", args=[Arg("topic", Kind.WORD, required=False)])
+         example="help claim", roles={ANYONE}, who="anyone", args=[Arg("topic", Kind.WORD, required=False)], reads_only=True)
 def help_(cmd: Help, ctx: Context) -> Reply:
     actor = ctx.actor
     if cmd.topic:

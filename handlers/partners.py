@@ -29,7 +29,7 @@ class ListPartners(BaseModel):
 
 
 @command("partners", summary="the partner roster: vetting, agreement, track record", usage="partners",
-         example="partners", roles={Role.MANAGER}, who="managers")
+         example="partners", roles={Role.MANAGER}, who="managers", reads_only=True)
 def partners(cmd: ListPartners, ctx: Context) -> Reply:
     s = session(ctx)
     orgs = s.exec(select(Org).where(Org.kind == OrgKind.PARTNER).order_by(Org.name)).all()

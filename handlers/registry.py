@@ -33,6 +33,7 @@ class CommandSpec:
     args: tuple[Arg, ...] = ()
     opts: dict[str, Opt] = field(default_factory=dict)
     who: str = "anyone known"
+    reads_only: bool = False  # changes nothing and tells no one else: runs as a read-only unit of work
 
     def allows(self, roles: frozenset[str] | set[str], known: bool) -> bool:
         if ANYONE in self.roles:
@@ -55,12 +56,14 @@ def command(
     args: list[Arg] | None = None,
     opts: dict[str, Opt] | None = None,
     who: str = "anyone known",
+    reads_only: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         model = typing.get_type_hints(fn)["cmd"]
         REGISTRY[name] = CommandSpec(
             name=name, summary=summary, usage=usage, example=example, model=model, handler=fn,
             roles=frozenset(roles or {KNOWN}), args=tuple(args or ()), opts=dict(opts or {}), who=who,
+            reads_only=reads_only,
         )
         return fn
 

@@ -108,7 +108,7 @@ class ListRequests(BaseModel):
     pass
 
 
-@command("list", summary="open requests you may see", usage="list", example="list")
+@command("list", summary="open requests you may see", usage="list", example="list", reads_only=True)
 def list_requests(cmd: ListRequests, ctx: Context) -> Reply:
     s = session(ctx)
     shown = (RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED)
@@ -134,7 +134,7 @@ class ShowStatus(BaseModel):
 
 
 @command("status", summary="one request and its claims", usage="status SR-7", example="status SR-7",
-         args=[Arg("request", Kind.REQUEST)])
+         args=[Arg("request", Kind.REQUEST)], reads_only=True)
 def status(cmd: ShowStatus, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request)
@@ -217,7 +217,7 @@ class ShowAudit(BaseModel):
 
 
 @command("audit", summary="a request's full history", usage="audit SR-7", example="audit SR-7",
-         roles={Role.DISPATCHER, Role.MANAGER}, who="dispatchers, managers", args=[Arg("request", Kind.REQUEST)])
+         roles={Role.DISPATCHER, Role.MANAGER}, who="dispatchers, managers", args=[Arg("request", Kind.REQUEST)], reads_only=True)
 def show_audit(cmd: ShowAudit, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request)

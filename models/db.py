@@ -25,6 +25,9 @@ POOL_SIZE, POOL_OVERFLOW = 10, 20
 SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: pages are the OS page cache's, shared
 
 
+_mode = threading.local()  # `read_only` while this thread runs a read-only unit of work
+
+
 class Retry(Exception):
     """Raised inside a unit of work that acted on a read a concurrent writer has since made stale
     (e.g. a conditional write matched no row): it is rolled back and run again from the start."""
@@ -64,6 +67,30 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work. On SQLite it begins DEFERRED and reads beside the writer (WAL)
+        instead of queueing for the write lock; on PostgreSQL it is a plain transaction. Nothing is
+        committed: closing the session ends the transaction, and what it loaded stays readable."""
+        with self._slots, Session(self.engine, expire_on_commit=False) as session:
+            _mode.read_only = True
+            try:
+                yield session
+            finally:
+                _mode.read_only = False
+
+    def read(self, work, *, attempts: int = 3):
+        """`work(session)` in a read-only unit of work (again if the connection dropped)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.reading() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if attempt == attempts or not _is_retryable(exc):
+                    raise
+                time.sleep(0.02 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def run(self, work, *, attempts: int = 5):
         """Run `work(session)` in a unit of work, again on a lock timeout, a deadlock or `Retry`."""
@@ -133,8 +160,9 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # One writer at a time, decided at BEGIN: no lock upgrades that fail halfway.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # One writer at a time, decided at BEGIN: no lock upgrades that fail halfway. A read-only
+            # unit of work (Database.reading) begins DEFERRED: WAL lets it read beside the writer.
+            conn.exec_driver_sql("BEGIN" if getattr(_mode, "read_only", False) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)

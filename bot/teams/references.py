@@ -89,7 +89,7 @@ def remember(db: Database, seen: Seen) -> None:
 
 def _row(db: Database, *where) -> ConversationReference | None:
     stmt = select(ConversationReference).where(ConversationReference.platform == PLATFORM, *where)
-    return db.run(lambda s: s.exec(stmt.order_by(ConversationReference.updated_at.desc())).first())
+    return db.read(lambda s: s.exec(stmt.order_by(ConversationReference.updated_at.desc())).first())
 
 
 def for_channel(db: Database, channel_id: str) -> ConversationReference | None:
