@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from bot.outbox import Outbox
 from handlers.core import Surge
@@ -54,6 +54,17 @@ async def _run_outbox(app: web.Application):
             await task
 
 
+async def _shared_http(app: web.Application):
+    """One HTTP session for every call to Slack (the Web API and `response_url`s): connections are
+    kept alive and reused, rather than a new session (and TLS handshake) for each call."""
+    client = app[SLACK].client
+    session = ClientSession()
+    client.session = session
+    yield
+    client.session = None
+    await session.close()
+
+
 def build_server(core: Surge, *, outbox: Outbox | None = None, slack_app=None, teams=None) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[CORE] = core
@@ -61,6 +72,7 @@ def build_server(core: Surge, *, outbox: Outbox | None = None, slack_app=None, t
     if slack_app is not None:
         app[SLACK] = slack_app
         app.router.add_post("/slack/events", slack_events)
+        app.cleanup_ctx.append(_shared_http)
     if teams is not None:
         app[TEAMS] = teams
         app.router.add_post("/api/messages", teams_messages)

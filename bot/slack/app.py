@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import Settings
 from bot.outbox import Outbox
@@ -40,14 +41,16 @@ ACK_WITHIN = 2.0  # seconds the core may take before the answer goes through res
 ANSWER_IN_ACK_UP_TO = 4
 
 
+def retry_handlers() -> list:
+    """429s wait for Retry-After; 5xx and dropped connections retry; all without blocking the loop."""
+    return [AsyncRateLimitErrorRetryHandler(max_retry_count=5), AsyncServerErrorRetryHandler(max_retry_count=3),
+            AsyncConnectionErrorRetryHandler(max_retry_count=3)]
+
+
 def web_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: 429s wait for Retry-After, 5xx and dropped connections retry, all async."""
-    return AsyncWebClient(
-        token=settings.slack_bot_token, base_url=settings.slack_api_url,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-                        AsyncServerErrorRetryHandler(max_retry_count=3),
-                        AsyncConnectionErrorRetryHandler(max_retry_count=3)],
-    )
+    """The Web API client, with `retry_handlers()`. `surge serve` gives it a shared HTTP session."""
+    return AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                          retry_handlers=retry_handlers())
 
 
 def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: AsyncWebClient) -> AsyncApp:
@@ -73,18 +76,26 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
             view = blocks.reject_modal(state, label)
         await client.views_open(trigger_id=trigger_id, view=view)
 
-    async def answer(body: dict, reply: Reply, respond=None) -> None:
+    async def respond(body: dict, **kwargs) -> None:
+        """Answer through the interaction's `response_url`, on the client's HTTP session when the
+        server gave it one (connections kept alive), with the Web API's retries for 429 and 5xx."""
+        hook = AsyncWebhookClient(url=body["response_url"], session=client.session, retry_handlers=retry_handlers())
+        sent = await hook.send(**kwargs)
+        if sent.status_code >= 300:
+            log.warning("response_url answered %s: %s", sent.status_code, sent.body[:200])
+
+    async def answer(body: dict, reply: Reply) -> None:
         """The clicker's private answer: in place of nothing, visible to them only."""
         kwargs = {"text": blocks.fallback(reply.title, reply.text), "blocks": blocks.reply_blocks(reply)}
-        if respond is not None and body.get("response_url"):
-            await respond(response_type="ephemeral", replace_original=False, **kwargs)
+        if body.get("response_url"):
+            await respond(body, response_type="ephemeral", replace_original=False, **kwargs)
         else:
             await client.chat_postMessage(channel=body["user"]["id"], **kwargs)
 
     in_flight = 0  # slash commands this process is working on
 
     @app.command("/surge")
-    async def on_command(ack, body, respond):
+    async def on_command(ack, body):
         """Answered in the ack when the core is quick; when it is busy (more commands in flight than
         it has workers for) or slow, acknowledged at once and answered through `response_url`."""
         nonlocal in_flight
@@ -111,10 +122,10 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
                 await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
             except SlackApiError as exc:  # e.g. the trigger expired (3 s) while the core was busy
                 log.warning("form not opened: %s", exc.response.get("error"))
-                await respond(response_type="ephemeral", text="The form could not open in time. "
+                await respond(body, response_type="ephemeral", text="The form could not open in time. "
                               "Run the command again, or give its values inline (`help request`).")
         elif acked:
-            await respond(response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
+            await respond(body, response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
                           blocks=blocks.reply_blocks(reply))
         else:
             await ack(response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
@@ -122,7 +133,7 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
         outbox.wake()
 
     @app.action(re.compile(rf"^{re.escape(ActionId.BUTTON)}\.\d+$"))
-    async def on_button(ack, body, action, respond):
+    async def on_button(ack, body, action):
         await ack()
         identity = who(body["user"]["id"])
         clicked = Action.model_validate({"label": "", **json.loads(action["value"])})
@@ -138,7 +149,7 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
             state = FormState(channel_id=channel, then=clicked.then)
             await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
         else:
-            await answer(body, reply, respond)
+            await answer(body, reply)
         outbox.wake()
         if body.get("view", {}).get("type") == "home":
             await publish_home(body["user"]["id"])
