@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 
 from handlers.common import (
-    AUDIT_INSERT, audit, audit_row, cached_current_guidelines, find_person, get_request, guidelines_of, is_closed,
+    AUDIT_INSERT, audit, audit_row, cached_current_guidelines, claim_waiting, get_request, guidelines_of, is_closed,
     live_claim, names_with_role, plural, refresh_status, session, when,
 )
 from handlers.contracts import ack_of, current_agreement, current_guidelines, valid_signature
@@ -369,11 +369,8 @@ class ApproveClaim(BaseModel):
          args=[Arg("request", Kind.REQUEST), Arg("person", Kind.PERSON)])
 def approve(cmd: ApproveClaim, ctx: Context) -> Reply:
     s = session(ctx)
-    req = get_request(ctx, cmd.request, lock=True)
-    person = find_person(ctx, cmd.person)
-    c = live_claim(ctx, req, person.id)
-    if c is None or c.status != ClaimStatus.PENDING:
-        raise Conflict(f"{person.name} has no claim waiting for approval on {req.ref}.")
+    req, person, c = claim_waiting(ctx, cmd.request, cmd.person, (ClaimStatus.PENDING,),
+                                   "{person} has no claim waiting for approval on {ref}.")
     if is_closed(req):
         raise Conflict(f"{req.ref} is {STATUS_WORDS[req.status].lower()}.")
     c.status, c.approved_at = ClaimStatus.ACTIVE, ctx.now

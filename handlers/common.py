@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from handlers.errors import Forbidden, NotFound
+from handlers.errors import Conflict, Forbidden, NotFound
 from handlers.types import Context
 from models.tables import (
     LIVE_CLAIM,
@@ -117,6 +117,18 @@ def live_claim(ctx: Context, req: SurgeRequest, person_id: int) -> Claim | None:
             Claim.request_id == req.id, Claim.person_id == person_id, Claim.status.in_(LIVE_CLAIM)
         ).execution_options(populate_existing=True)
     ).first()
+
+
+def claim_waiting(ctx: Context, request_id: int, person_name: str, states: tuple[str, ...],
+                  refusal: str) -> tuple[SurgeRequest, Person, Claim]:
+    """For a dispatcher acting on someone's claim: the request (row-locked), the person and their live
+    claim, which must be in one of `states`; otherwise `refusal` ({person}, {ref}) is the answer."""
+    req = get_request(ctx, request_id, lock=True)
+    person = find_person(ctx, person_name)
+    c = live_claim(ctx, req, person.id)
+    if c is None or c.status not in states:
+        raise Conflict(refusal.format(person=person.name, ref=req.ref))
+    return req, person, c
 
 
 def refresh_status(req: SurgeRequest, now: datetime) -> None:

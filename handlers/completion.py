@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from handlers.claims import my_claim
 from handlers.common import (
-    audit, find_person, get_request, live_claim, money, plural, refresh_status, session,
+    audit, claim_waiting, get_request, money, plural, refresh_status, session,
 )
 from handlers.errors import Conflict, NotFound
 from handlers.grammar import Arg, Kind, Opt
@@ -81,11 +81,8 @@ class VerifyWork(BaseModel):
          args=[Arg("request", Kind.REQUEST), Arg("person", Kind.PERSON), Arg("units", Kind.UNITS, required=False)])
 def verify(cmd: VerifyWork, ctx: Context) -> Reply:
     s = session(ctx)
-    req = get_request(ctx, cmd.request, lock=True)
-    person = find_person(ctx, cmd.person)
-    c = live_claim(ctx, req, person.id)
-    if c is None or c.status != ClaimStatus.DONE:
-        raise Conflict(f"{person.name} has no work reported done on {req.ref} to verify.")
+    req, person, c = claim_waiting(ctx, cmd.request, cmd.person, (ClaimStatus.DONE,),
+                                   "{person} has no work reported done on {ref} to verify.")
     units = cmd.units or c.units_done
     if units > c.units_done:
         raise Conflict(f"{person.name} reported {plural(c.units_done, 'unit')} done.",
@@ -124,11 +121,8 @@ class RejectClaim(BaseModel):
          args=[Arg("request", Kind.REQUEST), Arg("person", Kind.PERSON), Arg("why", Kind.TEXT, rest=True, max_len=1000)])
 def reject(cmd: RejectClaim, ctx: Context) -> Reply:
     s = session(ctx)
-    req = get_request(ctx, cmd.request, lock=True)
-    person = find_person(ctx, cmd.person)
-    c = live_claim(ctx, req, person.id)
-    if c is None or c.status not in (ClaimStatus.PENDING, ClaimStatus.DONE):
-        raise Conflict(f"{person.name} has nothing on {req.ref} waiting for approval or verification.")
+    req, person, c = claim_waiting(ctx, cmd.request, cmd.person, (ClaimStatus.PENDING, ClaimStatus.DONE),
+                                   "{person} has nothing on {ref} waiting for approval or verification.")
     if c.status == ClaimStatus.PENDING:
         c.status, c.closed_at = ClaimStatus.REJECTED, ctx.now
         req.units_taken -= c.units
