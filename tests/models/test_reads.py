@@ -4,30 +4,42 @@ from __future__ import annotations
 import threading
 import time
 
+from contextlib import contextmanager
+
 from sqlmodel import select
 
 from models.tables import SurgeRequest
 
 
-def test_a_read_is_not_held_up_by_a_long_write_and_sees_only_committed_data(ready):
-    db = ready.core.db
+@contextmanager
+def long_write(db):
+    """A unit of work renaming SR-1, held open (SQLite's write lock; PostgreSQL's row lock) until the
+    block ends, then committed."""
     writing, release = threading.Event(), threading.Event()
 
-    def long_write() -> None:
-        with db.session() as s:  # holds SQLite's write lock (PostgreSQL: the row) until released
+    def write() -> None:
+        with db.session() as s:
             s.get(SurgeRequest, 1).title = "Renamed mid-write"
             s.flush()
             writing.set()
             release.wait(10)
 
-    writer = threading.Thread(target=long_write)
+    writer = threading.Thread(target=write)
     writer.start()
     assert writing.wait(10)
-    started = time.monotonic()
-    seen = db.read(lambda s: s.exec(select(SurgeRequest.title).where(SurgeRequest.id == 1)).one())
-    took = time.monotonic() - started
-    release.set()
-    writer.join(10)
+    try:
+        yield
+    finally:
+        release.set()
+        writer.join(10)
+
+
+def test_a_read_is_not_held_up_by_a_long_write_and_sees_only_committed_data(ready):
+    db = ready.core.db
+    with long_write(db):
+        started = time.monotonic()
+        seen = db.read(lambda s: s.exec(select(SurgeRequest.title).where(SurgeRequest.id == 1)).one())
+        took = time.monotonic() - started
     assert seen == "DST patch, Main St office" and took < 2.0  # not the uncommitted title, and no wait
     assert db.read(lambda s: s.get(SurgeRequest, 1)).title == "Renamed mid-write"  # readable after the session
 
@@ -44,23 +56,9 @@ def test_a_read_only_unit_of_work_commits_nothing(ready):
 
 def test_looking_commands_answer_while_a_write_is_under_way(ready):
     """`list`, `status`, `help` … read beside a long write instead of waiting for it."""
-    db = ready.core.db
-    writing, release = threading.Event(), threading.Event()
-
-    def long_write() -> None:
-        with db.session() as s:
-            s.get(SurgeRequest, 1).title = "Renamed mid-write"
-            s.flush()
-            writing.set()
-            release.wait(10)
-
-    writer = threading.Thread(target=long_write)
-    writer.start()
-    assert writing.wait(10)
-    started = time.monotonic()
-    listed, status = ready.ok("Tom Tech", "list"), ready.ok("Dana Dispatch", "status SR-1")
-    took = time.monotonic() - started
-    release.set()
-    writer.join(10)
+    with long_write(ready.core.db):
+        started = time.monotonic()
+        listed, status = ready.ok("Tom Tech", "list"), ready.ok("Dana Dispatch", "status SR-1")
+        took = time.monotonic() - started
     assert "DST patch, Main St office" in listed.text + str(listed.fields) and "SR-1" in status.title + status.text
     assert took < 2.0
