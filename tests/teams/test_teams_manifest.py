@@ -41,6 +41,8 @@ def test_manifest_fields_and_limits():
     assert re.match(r"^#[0-9A-Fa-f]{6}$", m["accentColor"])
     bot = m["bots"][0]
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
+    # every scope the bot is in lists its commands (Teams shows them as suggestions), 10 at most each
+    assert {scope for listing in bot["commandLists"] for scope in listing["scopes"]} == set(bot["scopes"])
     for listing in bot["commandLists"]:
         assert 1 <= len(listing["commands"]) <= 10
         for command in listing["commands"]:
