@@ -1,6 +1,7 @@
 """Real `surge serve` processes (as deployed), a fake Slack for them, and a signed HTTP client."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -9,13 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -72,49 +71,31 @@ def start_serve(db_url: str, fake: FakeSlack, tmp_path, *, roster: str | None = 
     raise RuntimeError("surge serve did not answer /healthz")
 
 
-class Responses:
-    """Where slash commands' `response_url`s point: Surge answers there when it acknowledged first."""
-
-    def __init__(self):
-        self.got: dict[str, dict] = {}
-        self.arrived = threading.Condition()
-        self.names = itertools.count(1)
-        responses = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the stdlib's name
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                with responses.arrived:
-                    responses.got[self.path.rsplit("/", 1)[-1]] = body
-                    responses.arrived.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/respond/{name}"
-
-    def wait(self, name: str, timeout: float) -> dict:
-        with self.arrived:
-            if not self.arrived.wait_for(lambda: name in self.got, timeout=timeout):
-                raise TimeoutError(f"no answer through response_url {name}")
-            return self.got.pop(name)
+_names = itertools.count(1)
 
 
-RESPONSES = Responses()
+@functools.cache
+def responses() -> FakeSlack:
+    """Where slash commands' `response_url`s point (Surge answers there when it acknowledged first):
+    one fake Slack for every test of this folder, started when first needed."""
+    return FakeSlack().start()
+
+
+def _answer_through_response_url(name: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while not (got := responses().sent(f"respond/{name}")):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer through response_url {name}")
+        time.sleep(0.02)
+    return got[0]
 
 
 def command(url: str, user: str, text: str, *, timeout: float = 30) -> tuple[int, dict]:
     """A signed `/surge` slash command; returns the status and the ephemeral answer, whether it came
     in the acknowledgement or, when Surge acknowledged first, through the `response_url`."""
-    name = f"cmd{next(RESPONSES.names)}"
+    name = f"cmd{next(_names)}"
     body = urllib.parse.urlencode({"command": "/surge", "text": text, "user_id": user, "channel_id": "C0PARTNERS",
-                                   "team_id": "T0SURGE", "trigger_id": "t", "response_url": RESPONSES.url(name)})
+                                   "team_id": "T0SURGE", "trigger_id": "t", "response_url": responses().response_url(name)})
     ts = str(int(time.time()))
     sig = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
     req = urllib.request.Request(url + "/slack/events", data=body.encode(), method="POST", headers={
@@ -124,7 +105,7 @@ def command(url: str, user: str, text: str, *, timeout: float = 30) -> tuple[int
             status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, {}
-    return status, json.loads(raw) if raw else RESPONSES.wait(name, timeout)
+    return status, json.loads(raw) if raw else _answer_through_response_url(name, timeout)
 
 
 def health(url: str) -> int:
