@@ -188,7 +188,7 @@ class SurgeTeamsBot(TeamsActivityHandler):
                     return True
             return False
 
-        return self.core.db.run(work)
+        return self.core.db.read(work)
 
     async def _answer_privately(self, turn_context: TurnContext, identity: Identity, reply: Reply) -> None:
         person = await in_core(self.core.db.run, lambda s: s.exec(

@@ -113,4 +113,4 @@ def as_reference(row: ConversationReference) -> BotReference:
 
 def unreachable_channels(db: Database) -> list[Channel]:
     """Teams channels on the roster the bot has never heard from, so cannot post to yet."""
-    return db.run(lambda s: unreachable_teams_channels(session=s))
+    return db.read(lambda s: unreachable_teams_channels(session=s))

@@ -94,8 +94,9 @@ def command(url: str, user: str, text: str, *, timeout: float = 30) -> tuple[int
     """A signed `/surge` slash command; returns the status and the ephemeral answer, whether it came
     in the acknowledgement or, when Surge acknowledged first, through the `response_url`."""
     name = f"cmd{next(_names)}"
-    body = urllib.parse.urlencode({"command": "/surge", "text": text, "user_id": user, "channel_id": "C0PARTNERS",
-                                   "team_id": "T0SURGE", "trigger_id": "t", "response_url": responses().response_url(name)})
+    body = urllib.parse.urlencode({
+        "command": "/surge", "text": text, "user_id": user, "channel_id": "C0PARTNERS", "team_id": "T0SURGE",
+        "trigger_id": "t", "response_url": responses().response_url(name)})
     ts = str(int(time.time()))
     sig = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
     req = urllib.request.Request(url + "/slack/events", data=body.encode(), method="POST", headers={
