@@ -127,6 +127,9 @@ class Reply(BaseModel):
     messages: list[Message] = Field(default_factory=list)
     cards: list[CardIntent] = Field(default_factory=list)
     chart: Chart | None = None
+    # Set by the handler that put a customer, site or contact into this answer: an adapter answering
+    # in a shared channel then sends it to the sender alone (a DM), never to the channel.
+    private: bool = False
 
     def card(self, request_id: int, change: CardChange = CardChange.UPDATE) -> Reply:
         if CardIntent(request_id=request_id, change=change) not in self.cards:
