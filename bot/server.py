@@ -27,10 +27,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def slack_events(request: web.Request) -> web.Response:
-    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+    from bot.slack.door import serve  # the signature is checked on the raw body before anything is parsed
 
-    bolt = request.app[SLACK]
-    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+    return await serve(request, request.app[SLACK])
 
 
 async def reachable(_request: web.Request) -> web.Response:

@@ -8,11 +8,11 @@ which the listener wakes after the core committed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 
-from slack_bolt.async_app import AsyncApp
+from pydantic import ValidationError
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -25,13 +25,15 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.config import Settings
 from bot.outbox import Outbox
 from bot.slack import blocks
+from bot.slack.door import SlackApp
 from bot.slack.forms import quoted, read_request_form, value_of
-from bot.slack.ids import ActionId, BlockId, CallbackId, FormState
+from bot.slack.ids import BlockId, CallbackId, FormState
+from bot.slack.payloads import BUTTON, button_action
 from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
 from handlers.core import Surge
 from handlers.home import home
-from handlers.types import Action, ActionKind, Form, Identity, Reply
+from handlers.types import ActionKind, Form, Identity, Reply
 
 log = logging.getLogger("surge.slack")
 
@@ -53,9 +55,8 @@ def web_client(settings: Settings) -> AsyncWebClient:
                           retry_handlers=retry_handlers())
 
 
-def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: AsyncWebClient) -> AsyncApp:
-    app = AsyncApp(client=client, signing_secret=settings.slack_signing_secret or "socket-mode",
-                   request_verification_enabled=bool(settings.slack_signing_secret), process_before_response=False)
+def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: AsyncWebClient) -> SlackApp:
+    app = SlackApp(client=client, signing_secret=settings.slack_signing_secret, process_before_response=False)
     run = in_core
 
     def who(user_id: str) -> Identity:
@@ -94,18 +95,33 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
 
     in_flight = 0  # slash commands this process is working on
 
+    @app.error
+    async def on_error(error: Exception):
+        """A listener that failed: logged by the error's type and traceback, never the request it read."""
+        if isinstance(error, ValidationError):  # a shape the door did not check (e.g. over Socket Mode)
+            log.warning("slack: a request could not be read (%s)", type(error).__name__)
+            return BoltResponse(status=400, body="")
+        log.error("slack: a listener failed: %s", type(error).__name__, exc_info=error)
+        return None
+
     @app.command("/surge")
-    async def on_command(ack, body):
+    async def on_command(ack, body, request):
         """Answered in the ack when the core is quick; when it is busy (more commands in flight than
-        it has workers for) or slow, acknowledged at once and answered through `response_url`."""
+        it has workers for) or slow, acknowledged at once and answered through `response_url`.
+
+        A command's key is its signature: a replay of the same signed request (Bolt accepts one for
+        five minutes) gets the first answer again and changes nothing. Over Socket Mode nothing is
+        signed, and nothing can be replayed from outside."""
         nonlocal in_flight
         identity = who(body["user_id"])
+        signature = (request.headers.get("x-slack-signature") or [""])[0].removeprefix("v0=")
+        key = f"slack:command:{signature}" if signature else None
         acked = in_flight >= ANSWER_IN_ACK_UP_TO
         if acked:
             await ack()
         in_flight += 1
         try:
-            work = asyncio.ensure_future(run(core.handle_text, identity, body.get("text") or ""))
+            work = asyncio.ensure_future(run(core.handle_text, identity, body.get("text") or "", key=key))
             if not acked:
                 done, _ = await asyncio.wait({work}, timeout=ACK_WITHIN)
                 if not done:  # Slack gives up at 3 s: acknowledge now, answer when the core is done
@@ -132,11 +148,11 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
                       blocks=blocks.reply_blocks(reply))
         outbox.wake()
 
-    @app.action(re.compile(rf"^{re.escape(ActionId.BUTTON)}\.\d+$"))
+    @app.action(BUTTON)
     async def on_button(ack, body, action):
         await ack()
         identity = who(body["user"]["id"])
-        clicked = Action.model_validate({"label": "", **json.loads(action["value"])})
+        clicked = button_action(action["value"])
         channel = (body.get("channel") or {}).get("id")
         if clicked.kind in blocks.FORM_KINDS:
             state = FormState(channel_id=channel, command=clicked.command, then=clicked.then)
