@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "MultiTenant"
+    # Where Microsoft's token signing keys are described (empty: the Bot Framework's public cloud document)
+    microsoft_openid_metadata_url: str = ""
 
     @field_validator("surge_timezone")
     @classmethod

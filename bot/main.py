@@ -94,9 +94,35 @@ def load_roster_file(core, path: str) -> list[str]:
         raise typer.Exit(1) from None
 
 
+LOOPBACK, EVERYWHERE = "127.0.0.1", "0.0.0.0"
+
+
+def serve_host(cfg: Settings, host: str | None = None) -> tuple[str, str | None]:
+    """The interface `surge serve` listens on, and why it is loopback only (None when it is not).
+
+    Teams in emulator mode takes activities without authentication, and a server with no credentials
+    at all authenticates nothing: both listen on this machine only, unless `--host` says otherwise.
+    """
+    if host:
+        return host, None
+    if cfg.teams_enabled and cfg.teams_emulator:
+        return LOOPBACK, ("Teams is in emulator mode (no MICROSOFT_APP_ID), so /api/messages takes activities "
+                          "without authentication")
+    slack_signed = cfg.slack_enabled and not cfg.slack_app_token  # /slack/events, with its signing secret
+    teams_signed = cfg.teams_enabled and not cfg.teams_emulator
+    if not slack_signed and not teams_signed:
+        return LOOPBACK, "no credentials are configured (no Slack signing secret, no MICROSOFT_APP_ID)"
+    return EVERYWHERE, None
+
+
 @cli.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="HTTP port (default: $PORT or 3978)")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Interface to listen on. Default: 0.0.0.0 (every interface) when Slack or Teams credentials are "
+             "set; 127.0.0.1 (this machine only) when Teams is in emulator mode (no MICROSOFT_APP_ID) or nothing "
+             "is configured, as requests are then not authenticated. Behind a reverse proxy on this machine keep "
+             "127.0.0.1; give another address only when you know who can reach it.")] = None,
     no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Run the clock in its own process")] = False,
 ) -> None:
     """Run the HTTP server (migrates the database first)."""
@@ -126,7 +152,10 @@ def serve(
     if not no_scheduler:
         server.cleanup_ctx.append(_clock(stack))
         log.info("clock: in this process (digests, reminders, tier widening)")
-    web.run_app(server, port=port or cfg.port, print=lambda msg: log.info(msg.strip()))
+    listen, why = serve_host(cfg, host)
+    if why:
+        log.warning("listening on %s only: %s; pass --host 0.0.0.0 to listen on every interface", listen, why)
+    web.run_app(server, host=listen, port=port or cfg.port, print=lambda msg: log.info(msg.strip()))
 
 
 def _clock(stack):

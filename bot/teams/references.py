@@ -1,8 +1,13 @@
 """Teams conversation references, kept in the database so any process can speak first.
 
-Stored on every inbound activity (a message, a click, the app's install): a channel's address for
+Stored from inbound activities (a message, a click, the app's install): a channel's address for
 request cards, a person's one-to-one chat for DMs, and any address at all to open a new chat with a
 person who never wrote to the bot (`create_conversation` needs the tenant and the service URL).
+Only an authenticated activity from someone on the roster changes an address (`remember_heard`):
+anyone else's would let them point a channel's cards at a service of their own.
+
+A one-to-one chat belongs to the Teams id that wrote in it (`user_id`): DMs find it by the person's
+Teams id today, so a roster reload that moves ids never sends one person's DM into another's chat.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ class Seen:
     kind: str
     channel_id: str | None
     user_id: str | None
+    sender_id: str | None
     tenant_id: str | None
     service_url: str
     reference: dict
@@ -56,14 +62,30 @@ def seen_in(activity: Activity) -> Seen | None:
     channel_id = None
     if kind == "channel":
         channel_id = (data.get("channel") or {}).get("id") or conversation_id
-    user_id = activity.from_property.id if kind == "personal" and activity.from_property else None
+    sender_id = activity.from_property.id if activity.from_property else None
+    user_id = sender_id if kind == "personal" else None
     return Seen(conversation_id=conversation_id, kind=kind, channel_id=channel_id, user_id=user_id,
-                tenant_id=tenant, service_url=activity.service_url, reference=ref.serialize())
+                sender_id=sender_id, tenant_id=tenant, service_url=activity.service_url, reference=ref.serialize())
 
 
 def remember(db: Database, seen: Seen) -> None:
     """Insert or refresh the conversation's row (a race with another worker is retried once)."""
-    def work(s: Session) -> None:
+    _upsert(db, seen, lambda s: True)
+
+
+def remember_heard(db: Database, seen: Seen) -> bool:
+    """As `remember`, for an authenticated inbound activity: only when its sender is on the roster."""
+    def on_roster(s: Session) -> bool:
+        return bool(seen.sender_id) and s.exec(select(Person.id).where(Person.teams_id == seen.sender_id)).first() \
+            is not None
+
+    return _upsert(db, seen, on_roster)
+
+
+def _upsert(db: Database, seen: Seen, allowed) -> bool:
+    def work(s: Session) -> bool:
+        if not allowed(s):
+            return False
         row = s.exec(select(ConversationReference).where(
             ConversationReference.platform == PLATFORM,
             ConversationReference.conversation_id == seen.conversation_id)).first()
@@ -76,15 +98,16 @@ def remember(db: Database, seen: Seen) -> None:
             s.add(row)
         elif (row.reference == seen.reference and row.person_id == person_id and row.kind == seen.kind
               and row.updated_at > utcnow() - FRESH):
-            return  # known and recent: nothing to write
+            return True  # known and recent: nothing to write
         row.kind, row.channel_id, row.user_id, row.person_id = seen.kind, seen.channel_id, seen.user_id, person_id
         row.tenant_id = seen.tenant_id or row.tenant_id
         row.service_url, row.reference, row.updated_at = seen.service_url, seen.reference, utcnow()
+        return True
 
     try:
-        db.run(work)
+        return db.run(work)
     except IntegrityError:
-        db.run(work)
+        return db.run(work)
 
 
 def _row(db: Database, *where) -> ConversationReference | None:
@@ -97,9 +120,11 @@ def for_channel(db: Database, channel_id: str) -> ConversationReference | None:
 
 
 def for_person(db: Database, person: Person) -> ConversationReference | None:
-    """The person's one-to-one chat with the bot, if they ever had one."""
-    return _row(db, ConversationReference.kind == "personal",
-                (ConversationReference.person_id == person.id) | (ConversationReference.user_id == person.teams_id))
+    """The one-to-one chat of the person's Teams id today, if that id ever wrote to the bot (never a
+    chat found by person id alone: after a roster reload it may be someone else's)."""
+    if not person.teams_id:
+        return None
+    return _row(db, ConversationReference.kind == "personal", ConversationReference.user_id == person.teams_id)
 
 
 def any_address(db: Database) -> ConversationReference | None:

@@ -89,7 +89,7 @@ def assert_partner_conversations_kept_private(running: Running, connector) -> No
         secrets = {v for r in s.exec(select(SurgeRequest)) for v in (r.customer, r.site, r.contact) if len(v) > 3}
     for call in connector.calls:
         if (call.conversation or "").split(";")[0] in partners:
-            leaked = [v for v in secrets if v in call.text]
+            leaked = [v for v in secrets if v in call.text or v in call.strings]
             assert not leaked, f"{call.kind} to partner channel {call.conversation} named {leaked}"
 
 

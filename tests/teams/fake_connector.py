@@ -55,6 +55,24 @@ class Call:
         """Every visible string of the card (and the activity's text), for assertions and privacy scans."""
         return json.dumps([self.body.get("text"), self.card], ensure_ascii=False)
 
+    @property
+    def strings(self) -> str:
+        """Every string of the activity as a reader gets it (JSON escapes undone), one per line."""
+        found: list[str] = []
+
+        def walk(node):
+            if isinstance(node, str):
+                found.append(node)
+            elif isinstance(node, dict):
+                for child in node.values():
+                    walk(child)
+            elif isinstance(node, list):
+                for child in node:
+                    walk(child)
+
+        walk([self.body.get("text"), self.body.get("summary"), self.body.get("attachments")])
+        return "\n".join(found)
+
 
 class FakeConnector:
     def __init__(self):
@@ -225,14 +243,18 @@ class Teams:
         assert status in (200, 201, 202), status
         return [c for c in self.connector.ok() if c.kind == "reply" and c.activity_id == body["id"]]
 
-    def install(self, *, channel: str | None = None, teams_id: str | None = None) -> dict:
-        """The app added to a team (its channel) or to a person's personal scope."""
+    def install(self, *, channel: str | None = None, teams_id: str | None = None, by: str = "29:1dana",
+                send: bool = True) -> dict:
+        """The app added to a team (its channel), by someone on the roster (only their activities store
+        the channel's address), or to a person's personal scope. `send=False`: only make the activity."""
         if channel:
             conv, data = self.channel(channel), {**self.channel_data(channel), "eventType": "teamMemberAdded"}
-            who = self.user("29:installer")
+            who = self.user(by)
         else:
             conv, data, who = self.personal(teams_id), {"tenant": {"id": TENANT}}, self.user(teams_id)
         body = activity("conversationUpdate", who, conv, self.connector.url, membersAdded=[BOT], channelData=data)
+        if not send:
+            return body
         status, _ = self.post(body)
         assert status in (200, 201, 202), status
         return body

@@ -63,7 +63,7 @@ def test_forms_validate_on_the_card_and_again_on_submit():
     assert submit["verb"] == Verb.SUBMIT and CardState.model_validate(submit["data"][DATA_KEY]).form is Form.REQUEST
     assert items[-1]["actions"][1]["associatedInputs"] == "none"
     cmd, errors = read_request_form({"title": "Swap", "units": 20.0, "deadline": "2027-03-08", "pay": "35.50",
-                                     "skills": "Windows, printers", "approval": "yes"})
+                                     "skills": "Windows, printers", "approval": "yes", "town": "Mineola"})
     assert errors == {} and cmd.units == 20 and cmd.pay == 3550 and cmd.approval
     assert cmd.skills == ["windows", "printers"]
     assert cmd.deadline.isoformat() == "2027-03-08T17:00:00"
@@ -87,9 +87,10 @@ def test_slack_and_teams_forms_are_read_by_the_same_rules():
 
     slack = modal({"title": {"value": "Swap"}, "units": {"value": "20"}, "deadline": {"selected_date": "2027-03-08"},
                    "deadline_time": {"selected_time": "09:00"}, "pay": {"value": "35.50"},
-                   "approval": {"selected_options": [{"value": "yes"}]}, "tier": {"value": "2"}})
+                   "approval": {"selected_options": [{"value": "yes"}]}, "tier": {"value": "2"},
+                   "town": {"value": "Mineola"}})
     teams = {"title": "Swap", "units": 20.0, "deadline": "2027-03-08", "deadline_time": "09:00", "pay": "35.50",
-             "approval": "yes", "tier": 2}
+             "approval": "yes", "tier": 2, "town": "Mineola"}
     from_slack, from_teams = slack_forms.read_request_form(slack), read_request_form(teams)
     assert from_slack == from_teams and from_teams[0].approval and from_teams[0].tier == 2
     assert slack_forms.read_request_form(modal({"tier": {"value": "12"}}))[1] == read_request_form({"tier": 12})[1]

@@ -129,7 +129,7 @@ def test_send_back_form_on_the_dispatch_card(posted, connector, surge):
 
 
 def test_a_notice_click_keeps_the_notice_and_answers_below(installed, connector, surge):
-    installed.say(DANA, 'request "Swap" units=10 deadline=2027-03-10 tier=2 approval=yes town=Mineola')
+    installed.say(DANA, 'request "Swap" units=10 deadline=2027-03-10 pay=35 bill=60 tier=2 approval=yes town=Mineola')
     installed.say(FRANK, "guidelines ack")
     installed.say(FRANK, "claim SR-1 3")
     notice = wait_for(lambda: [c for c in connector.in_conversation(DISPATCH, "post") if "asks for 3 units" in c.text],

@@ -95,19 +95,20 @@ def test_privacy_scan_of_every_partner_channel_card(posted, connector, surge):
     posted.say(TOM, "guidelines ack")
     posted.say(TOM, "claim SR-1 5", channel=PARTNERS)
     posted.say(FRANK, "start SR-1", channel=PARTNERS)
+    posted.say(FRANK, "status SR-1", channel=PARTNERS)  # a claimant's status names the site: sent privately
     posted.say(FRANK, 'problem SR-1 "UPS alarm"')
     posted.say(FRANK, 'lead SR-1 "wants laptops"', channel=PARTNERS)
     posted.say(FRANK, "done SR-1 10", channel=PARTNERS)
     posted.say(DANA, f"verify SR-1 {FRANK}", channel=DISPATCH)
     posted.say(TOM, "list", channel=PARTNERS)
-    posted.say(FRANK, "status SR-1", channel=PARTNERS)  # a claimant's status names the site: sent privately
+    posted.say(FRANK, "status SR-1", channel=PARTNERS)  # verified: nothing private left to show
     posted.say(DANA, 'cancel SR-1 "weather"')
     settle(surge)
     partner_calls = connector.in_conversation(PARTNERS)
     assert len(partner_calls) > 10
     for call in partner_calls:
         for secret in SECRETS:
-            assert secret not in call.text, f"{secret!r} reached the partner channel: {call.kind} {call.path}"
+            assert secret not in call.strings, f"{secret!r} reached the partner channel: {call.kind} {call.path}"
     assert any("sent it to you in our one-to-one chat" in c.text for c in partner_calls)
     dms = connector.dms_to(FRANK)
     assert any("Acme Dental" in c.text and "SR-1" in c.text for c in dms)
