@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PositiveInt
 from sqlalchemy import (
     Boolean, Integer, String, and_, bindparam, case, exists, insert, literal_column, select, true, update,
 )
@@ -28,7 +28,7 @@ from handlers.errors import Conflict, Forbidden, GateClosed, NotFound
 from handlers.grammar import Arg, Kind
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Audience, Context, Message, Reply, Tone
-from handlers.views import STATUS_WORDS, guideline_facts, job_details
+from handlers.views import STATUS_WORDS, guideline_facts, job_details, not_offered
 from models.db import Retry
 from models.tables import (
     LIVE_CLAIM, TERMINAL_REQUEST, AgreementVersion, Claim, ClaimStatus, GuidelineAck, GuidelineVersion, Org,
@@ -54,7 +54,7 @@ def _statements():
     signed = exists().where(sig.c.org_id == org_id, sig.c.agreement_id == ag.c.id, sig.c.expires_at > now)
     acked = exists().where(ack.c.person_id == person_id, ack.c.guideline_id == gl.c.id)
     snapshot = (
-        select(r.c.status, r.c.deadline, r.c.units, r.c.units_taken, r.c.approval_required,
+        select(r.c.status, r.c.deadline, r.c.units, r.c.units_taken, r.c.approval_required, r.c.visible_tier,
                o.c.status.label("org_status"), ag.c.id.label("ag_id"), gl.c.id.label("gl_id"),
                gl.c.text_hash.label("gl_hash"), signed.label("signed"), acked.label("acked"),
                mine.c.id.label("mine_id"), mine.c.status.label("mine_status"), mine.c.units.label("mine_units"))
@@ -71,7 +71,8 @@ def _statements():
     take = (
         update(r)
         .where(r.c.id == request_id, r.c.status.not_in([_word(x) for x in TERMINAL_REQUEST]), r.c.deadline > now,
-               taken <= r.c.units, r.c.approval_required == bindparam("approval", type_=Boolean))
+               taken <= r.c.units, r.c.approval_required == bindparam("approval", type_=Boolean),
+               r.c.visible_tier >= bindparam("org_tier", type_=Integer))
         .values(units_taken=taken, updated_at=now, status=case(  # = refresh_status()
             (r.c.units_verified >= r.c.units, _word(RequestStatus.COMPLETED)),
             (taken >= r.c.units, _word(RequestStatus.FULLY_CLAIMED)),
@@ -103,7 +104,7 @@ _SNAPSHOT, _TAKE, _TAKE_ALL, _INSERT_CLAIM, _TOP_UP = _statements()
 
 class ClaimUnits(BaseModel):
     request: int
-    units: int | None = None  # default: all that are left
+    units: PositiveInt | None = None  # default: all that are left
 
 
 @command("claim", summary="claim units of a request (default: all left)", usage="claim SR-7 [units]",
@@ -132,6 +133,8 @@ def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
                                  "now": ctx.now}).first()
     if row is None:
         raise NotFound(f"There is no SR-{cmd.request}. Type `list` to see the open requests.")
+    if row.visible_tier < a.tier:
+        raise Conflict(not_offered(f"SR-{cmd.request}", row.visible_tier, a))
     if (a.is_home or row.org_status != OrgStatus.VETTED or row.ag_id is None or not row.signed
             or row.gl_id is None or not row.acked):
         check_gates(ctx, cmd)  # says which gate is closed, in their order
@@ -139,14 +142,14 @@ def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
     if row.status in TERMINAL_REQUEST or row.deadline <= ctx.now:
         return claim_locked(cmd, ctx)  # refused there, in check_claimable's words
     left = row.units - row.units_taken
-    units = cmd.units or left
+    units = left if cmd.units is None else cmd.units
     check_units(f"SR-{cmd.request}", left, units, row.mine_units)
     mine = row.mine_status
     if mine == ClaimStatus.DONE or (mine is not None and row.approval_required and mine != ClaimStatus.PENDING):
         return claim_locked(cmd, ctx)
     req = db.execute(_TAKE_ALL if cmd.units is None else _TAKE, {
         "request_id": cmd.request, "n": units, "now": ctx.now, "approval": row.approval_required,
-        "taken": row.units_taken}).first()
+        "org_tier": a.tier, "taken": row.units_taken}).first()
     if req is None:  # changed since the read: the locked way gives the answer of the moment
         return claim_locked(cmd, ctx)
     req = _Taken(req)
@@ -191,7 +194,7 @@ def claim_locked(cmd: ClaimUnits, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request, lock=True)
     check_claimable(ctx, req)
-    units = cmd.units or req.units_left
+    units = req.units_left if cmd.units is None else cmd.units
     if req.units_left == 0 or units > req.units_left:
         mine = live_claim(ctx, req, ctx.actor.person_id) if req.units_left == 0 else None
         check_units(req.ref, req.units_left, units, mine.units if mine else None)
@@ -294,6 +297,8 @@ def check_gates(ctx: Context, cmd: ClaimUnits) -> Org:
 
 
 def check_claimable(ctx: Context, req: SurgeRequest) -> None:
+    if req.visible_tier < ctx.actor.tier:
+        raise Conflict(not_offered(req.ref, req.visible_tier, ctx.actor))
     if is_closed(req):
         raise Conflict(f"{req.ref} is {STATUS_WORDS[req.status].lower()}; it can't be claimed.")
     if req.deadline <= ctx.now:
@@ -311,7 +316,7 @@ def my_claim(ctx: Context, req: SurgeRequest, *statuses: ClaimStatus) -> Claim:
 
 class ReleaseUnits(BaseModel):
     request: int
-    units: int | None = None
+    units: PositiveInt | None = None
 
 
 @command("release", summary="give units back", usage="release SR-7 [units]", example="release SR-7 4",
@@ -320,7 +325,7 @@ class ReleaseUnits(BaseModel):
 def release(cmd: ReleaseUnits, ctx: Context) -> Reply:
     req = get_request(ctx, cmd.request, lock=True)
     c = my_claim(ctx, req, ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS)
-    units = cmd.units or c.units
+    units = c.units if cmd.units is None else cmd.units
     if units > c.units:
         raise Conflict(f"You hold {plural(c.units, 'unit')} of {req.ref}.", example=f"release {req.ref} {c.units}")
     c.units -= units

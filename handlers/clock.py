@@ -23,8 +23,8 @@ from handlers.digest import SharedFigures, digest_for, manager_zone
 from handlers.types import Action, ActionKind, Audience, CardChange, Message, Reply, Tone
 from models.db import Database
 from models.tables import (
-    AuditEntry, Channel, Claim, ClaimStatus, Org, Person, ProcessedInteraction, RequestStatus, Role, Signature,
-    SurgeRequest,
+    AuditEntry, Channel, Claim, ClaimStatus, Org, OrgKind, Person, ProcessedInteraction, RequestStatus, Role,
+    Signature, SurgeRequest,
 )
 
 log = logging.getLogger("surge.clock")
@@ -209,7 +209,7 @@ def widen_tiers(db: Database, now: datetime) -> list[str]:
     """A request still unclaimed after its tier delay goes to the next tier's partner channels."""
 
     def candidates(s: Session) -> list[int]:
-        tiers = sorted({c.tier for c in s.exec(select(Channel).where(Channel.purpose == "partners")).all() if c.tier})
+        tiers = _tiers(s)
         rows = s.exec(select(SurgeRequest).where(
             SurgeRequest.status.in_([RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED]),
             SurgeRequest.deadline > now)).all()
@@ -218,8 +218,7 @@ def widen_tiers(db: Database, now: datetime) -> list[str]:
     def widen(s: Session, rid: int) -> str | None:
         req = s.exec(select(SurgeRequest).where(SurgeRequest.id == rid).with_for_update()
                      .execution_options(populate_existing=True)).one()
-        tiers = sorted({c.tier for c in s.exec(select(Channel).where(Channel.purpose == "partners")).all() if c.tier})
-        nxt = _next_tier(tiers, req.visible_tier)
+        nxt = _next_tier(_tiers(s), req.visible_tier)
         if not nxt or req.units_left <= 0 or now < _widen_at(req) or req.status not in (
                 RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED):
             return None  # another scheduler widened it, or it filled up meanwhile
@@ -235,6 +234,14 @@ def widen_tiers(db: Database, now: datetime) -> list[str]:
         if key:
             done.append(key)
     return done
+
+
+def _tiers(s: Session) -> list[int]:
+    """Every tier a request can be widened to: those of the partner channels and of the partners (a
+    tier-3 partner with no channel of its own still sees a request in `list` once it is offered to tier 3)."""
+    channels = {c.tier for c in s.exec(select(Channel).where(Channel.purpose == "partners")).all() if c.tier}
+    partners = set(s.exec(select(Org.tier).where(Org.kind == OrgKind.PARTNER)).all())
+    return sorted(channels | partners)
 
 
 def _next_tier(tiers: list[int], current: int) -> int | None:

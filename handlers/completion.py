@@ -1,7 +1,7 @@
 """Reporting work done, verifying it or sending it back; problems and leads from the field."""
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PositiveInt
 from sqlmodel import select
 
 from handlers.claims import my_claim
@@ -27,7 +27,7 @@ def _return_to_pool(req: SurgeRequest, claim: Claim, keep: int) -> int:
 
 class ReportDone(BaseModel):
     request: int
-    units: int | None = None
+    units: PositiveInt | None = None
     notes: str = ""
 
 
@@ -43,7 +43,7 @@ def done(cmd: ReportDone, ctx: Context) -> Reply:
         raise Conflict(f"Your claim on {req.ref} is still waiting for a dispatcher's approval.")
     if c.status == ClaimStatus.DONE:
         raise Conflict(f"You already reported {plural(c.units_done, 'unit')} of {req.ref} done; it waits for a dispatcher.")
-    units = cmd.units or c.units
+    units = c.units if cmd.units is None else cmd.units
     if units > c.units:
         raise Conflict(f"You hold {plural(c.units, 'unit')} of {req.ref}.", example=f"done {req.ref} {c.units}")
     back = _return_to_pool(req, c, units)
@@ -73,7 +73,7 @@ def done(cmd: ReportDone, ctx: Context) -> Reply:
 class VerifyWork(BaseModel):
     request: int
     person: str
-    units: int | None = None
+    units: PositiveInt | None = None
 
 
 @command("verify", summary="accept reported work", usage="verify SR-7 <person> [units]",
@@ -83,7 +83,7 @@ def verify(cmd: VerifyWork, ctx: Context) -> Reply:
     s = session(ctx)
     req, person, c = claim_waiting(ctx, cmd.request, cmd.person, (ClaimStatus.DONE,),
                                    "{person} has no work reported done on {ref} to verify.")
-    units = cmd.units or c.units_done
+    units = c.units_done if cmd.units is None else cmd.units
     if units > c.units_done:
         raise Conflict(f"{person.name} reported {plural(c.units_done, 'unit')} done.",
                        example=f'verify {req.ref} "{person.name}" {c.units_done}')

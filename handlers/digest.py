@@ -330,8 +330,10 @@ def render_digest(d: Digest) -> Reply:
     fields.append(Fact(label="Problems yesterday", value=_notes(d.problems, tz)))
     fields.append(Fact(label="Leads yesterday", value=_notes(d.leads, tz)))
     warn = g.at_risk or d.problems or any(p.agreement is not AgreementState.SIGNED for p in d.partners)
+    # Private: the problems and leads are the techs' words from the customer's site, and the money is
+    # the home MSP's own (bill rates, margins).
     return Reply(title=f"Surge digest · {_day(d.day)}", text="\n".join(lines), fields=fields,
-                 tone=Tone.WARNING if warn else Tone.INFO, chart=d.chart)
+                 tone=Tone.WARNING if warn else Tone.INFO, chart=d.chart, private=True)
 
 
 def digest_for(*, session: Session, manager_id: int, day: date, now: datetime,

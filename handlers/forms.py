@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import ValidationError
+
 from handlers.errors import UsageError
-from handlers.grammar import Kind, convert
-from handlers.requests import PostRequest
+from handlers.grammar import Kind, check_year, clean, convert
+from handlers.requests import MAX_TIER, PostRequest, request_problems
 
 
 class FormField(StrEnum):
@@ -56,14 +58,23 @@ REQUEST_FIELDS: dict[FormField, tuple[str, Kind, int]] = {
     FormField.CONTACT: ("contact", Kind.TEXT, 300),
     FormField.TIER: ("tier", Kind.INT, 0),
 }
-MAX_TIER = 9
 AGREED = "agree"  # the value of the ticked "I agree" box
 MAX_REASON = 1000
 
 
 def entered(values: Values, field: FormField) -> str:
-    """What was entered in a field, stripped; "" for nothing."""
-    return (values.get(field) or "").strip()
+    """What was entered in a field, cleaned (see `grammar.clean`) and stripped; "" for nothing.
+    Raises `UsageError` for text that isn't text (a lone surrogate)."""
+    return clean(values.get(field) or "").strip()
+
+
+def _entered(values: Values, field: FormField, errors: Errors) -> str:
+    """`entered`, with a refusal noted beside the field instead of raised."""
+    try:
+        return entered(values, field)
+    except UsageError as exc:
+        errors[field] = exc.message
+        return ""
 
 
 def request_from_fields(values: Values) -> tuple[PostRequest | None, Errors]:
@@ -71,22 +82,24 @@ def request_from_fields(values: Values) -> tuple[PostRequest | None, Errors]:
     fields: dict = {}
     errors: Errors = {}
     for key, (name, kind, max_len) in REQUEST_FIELDS.items():
-        raw = entered(values, key)
+        raw = _entered(values, key, errors)
         if not raw:
             continue
         try:
             fields[name] = convert(kind, raw, name, max_len=max_len or 200)
         except UsageError as exc:
             errors[key] = exc.message
-    day, hour = entered(values, FormField.DEADLINE), entered(values, FormField.DEADLINE_TIME) or "17:00"
+    day, hour = _entered(values, FormField.DEADLINE, errors), _entered(values, FormField.DEADLINE_TIME, errors)
     if day:
         try:
-            fields["deadline"] = datetime.fromisoformat(f"{day[:10]}T{hour[:5]}")
+            fields["deadline"] = check_year(datetime.fromisoformat(f"{day[:10]}T{(hour or '17:00')[:5]}"), "deadline")
         except ValueError:
             errors[FormField.DEADLINE] = "Pick a date and a time."
-    else:
+        except UsageError as exc:
+            errors[FormField.DEADLINE] = exc.message
+    elif FormField.DEADLINE not in errors:
         errors[FormField.DEADLINE] = "Pick the deadline."
-    fields["approval"] = entered(values, FormField.APPROVAL).lower() in ("yes", "true")
+    fields["approval"] = _entered(values, FormField.APPROVAL, errors).lower() in ("yes", "true")
     if "title" not in fields and FormField.TITLE not in errors:
         errors[FormField.TITLE] = "Give the request a title."
     if "units" not in fields and FormField.UNITS not in errors:
@@ -95,23 +108,32 @@ def request_from_fields(values: Values) -> tuple[PostRequest | None, Errors]:
         errors[FormField.TIER] = f"Tier must be between 1 and {MAX_TIER}."
     if errors:
         return None, errors
-    return PostRequest(**fields), {}
+    try:
+        cmd = PostRequest(**fields)
+    except ValidationError as exc:  # every field was checked above; this is the model's last word
+        return None, {FormField.TITLE: exc.errors()[0]["msg"].removeprefix("Value error, ")}
+    for name, why in request_problems(cmd):
+        errors.setdefault(FormField(name), why)
+    return (None, errors) if errors else (cmd, {})
 
 
 def signature_from_fields(values: Values) -> tuple[str | None, Errors]:
     """The typed full name of a sign form whose "I agree" box is ticked, or what is missing."""
-    name = entered(values, FormField.NAME)
     errors: Errors = {}
-    if not name:
+    name = _entered(values, FormField.NAME, errors)
+    if not name and FormField.NAME not in errors:
         errors[FormField.NAME] = "Type your full name to sign."
-    if entered(values, FormField.AGREE) != AGREED:
+    if (values.get(FormField.AGREE) or "").strip() != AGREED:
         errors[FormField.AGREE] = "Tick “I agree” to sign."
     return (None, errors) if errors else (name, {})
 
 
 def units_from_fields(values: Values) -> tuple[int | None, Errors]:
     """How many units a claim-some form asks for."""
-    raw = entered(values, FormField.UNITS)
+    errors: Errors = {}
+    raw = _entered(values, FormField.UNITS, errors)
+    if errors:
+        return None, errors
     try:
         return convert(Kind.UNITS, raw, "units"), {}
     except UsageError as exc:
@@ -120,7 +142,10 @@ def units_from_fields(values: Values) -> tuple[int | None, Errors]:
 
 def reason_from_fields(values: Values) -> tuple[str | None, Errors]:
     """Why work is rejected or sent back (the tech reads it)."""
-    why = entered(values, FormField.WHY)
+    errors: Errors = {}
+    why = _entered(values, FormField.WHY, errors)
+    if errors:
+        return None, errors
     if not why:
         return None, {FormField.WHY: "Say why, so the tech knows what to fix."}
     return why[:MAX_REASON], {}

@@ -33,8 +33,10 @@ def home(ctx: Context) -> Reply:
             if c.status == ClaimStatus.ACTIVE:
                 actions.append(Action(kind=ActionKind.START, label=f"Check in {r.ref}", command=f"start {r.ref}"))
     if ctx.actor.has(Role.TECH, Role.PARTNER_ADMIN, Role.DISPATCHER):
-        rows = s.exec(select(SurgeRequest).where(SurgeRequest.status.in_(OPEN), SurgeRequest.deadline > ctx.now)
-                      .order_by(SurgeRequest.deadline).limit(SHOWN)).all()
+        stmt = select(SurgeRequest).where(SurgeRequest.status.in_(OPEN), SurgeRequest.deadline > ctx.now)
+        if not ctx.actor.is_home:  # a partner sees a request once it is offered as wide as the partner's tier
+            stmt = stmt.where(SurgeRequest.visible_tier >= ctx.actor.tier)
+        rows = s.exec(stmt.order_by(SurgeRequest.deadline).limit(SHOWN)).all()
         sections.append(Fact(label="Requests with units left", value="\n".join(
             f"{r.ref} · {r.title}: {r.units_left:,} of {r.units:,} left, {money(r.pay_cents)}/unit, "
             f"due {when(r.deadline, tz)}" for r in rows) or "None right now."))

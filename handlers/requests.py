@@ -1,20 +1,22 @@
 """Surge requests: post, list, status, cancel, audit."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, select
 
 from handlers.common import (
     audit, get_request, is_closed, money, plural, session, to_utc, when,
 )
-from handlers.errors import Conflict, UsageError
+from handlers.errors import Conflict, NotFound, UsageError
 from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
-from handlers.types import Audience, CardChange, Context, Fact, Form, Message, Reply, Tone
+from handlers.types import Audience, CardChange, Context, Form, Message, Reply, Tone
 from handlers.views import (
-    STATUS_WORDS, PublicRequest, claim_line, claims_of, dispatch_card, partner_card,
+    STATUS_WORDS, PublicRequest, answer, claim_line, claims_of, customer_of, dispatch_card, not_offered,
+    partner_card, reveal,
 )
 from models.queries import unreachable_teams_channels
 from models.tables import (
@@ -22,6 +24,7 @@ from models.tables import (
 )
 
 REQUEST_EXAMPLE = 'request "DST patch, Main St office" units=40 deadline=2027-03-10 pay=35 bill=60 town="Hicksville"'
+MAX_TIER = 9
 
 
 class PostRequest(BaseModel):
@@ -43,6 +46,17 @@ class PostRequest(BaseModel):
     tier: int = 1
     delay: int = 30  # minutes before widening to the next tier
     start: datetime | None = None
+    loss: bool = False  # `loss=ok`: post it although the bill rate is below the pay
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss(cls, v):
+        if isinstance(v, str):
+            if v.strip().lower() not in ("ok", "yes"):
+                raise ValueError(f"loss takes one value, ok (to post a request whose bill rate is below its pay), "
+                                 f"not “{v[:20]}”")
+            return True
+        return v
 
     @model_validator(mode="after")
     def _whole(self) -> PostRequest:
@@ -55,28 +69,109 @@ class PostRequest(BaseModel):
             raise ValueError("A request needs units=… (how many units of work)")
         if self.deadline is None:
             raise ValueError("A request needs deadline=… (a date like 2027-03-10)")
-        if self.tier > 9:
-            raise ValueError("Tier must be between 1 and 9")
+        if not 1 <= self.tier <= MAX_TIER:
+            raise ValueError(f"Tier must be between 1 and {MAX_TIER}")
         return self
+
+
+# Words of a customer, site or contact that say nothing about who or where it is: a title may use them.
+COMMON_WORDS = frozenset("""
+    main street road avenue lane drive court place suite floor office offices building north south east west
+    center centre park plaza square boulevard highway route unit room level store shop branch campus hall
+    city town county village upper lower front back side first second third fourth fifth
+    company group services service solutions systems technologies technology associates partners holdings
+    international enterprises corporation incorporated limited industries dental medical clinic practice
+    health care family school church bank hotel restaurant
+    phone mobile cell email call contact desk reception manager owner only after before ask with from
+    st rd ave dr ln blvd hwy ste fl apt no the and of at for
+""".split())
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
+LEAK_RULE = ("Checked: the whole customer, site and contact, any two of their words in a row, and each of "
+             "their words of 4 or more letters, leaving out short numbers, the town's words and common words "
+             "like Main, Street, Office, Suite.")
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _mentions(text: str, value: str) -> bool:
+    """`value` in `text` as whole words, ignoring case."""
+    return re.search(rf"(?<![^\W_]){re.escape(value)}(?![^\W_])", text) is not None
+
+
+def leaks(cmd: PostRequest) -> list[tuple[str, str]]:
+    """Where the title or scope, which every partner reads, names the customer, site or contact:
+    (the field: title or scope, what to tell the dispatcher), the first one found in each."""
+    town = {w.casefold() for w in _WORD.findall(cmd.town)} | {_plain(cmd.town)}
+
+    def telling(word: str) -> bool:  # a word that says something about who or where
+        w = word.casefold()
+        return w not in COMMON_WORDS and w not in town and not (w.isdecimal() and len(w) <= 5)
+
+    found: list[tuple[str, str]] = []
+    for where in ("title", "scope"):
+        text = _plain(getattr(cmd, where) or "")
+        if not text:
+            continue
+        for private in ("customer", "site", "contact"):
+            value = " ".join(getattr(cmd, private).split())
+            words = _WORD.findall(value)
+            whole = value.casefold()
+            pairs = [f"{a} {b}" for a, b in zip(words, words[1:]) if telling(a) or telling(b)]
+            if len(whole) >= 3 and whole not in town and _mentions(text, whole):
+                hit = f"“{value}”: it is the {private}"
+            else:
+                hit = next((f"“{p}”: these are words of the {private} (“{value}”)" for p in pairs
+                            if _mentions(text, p.casefold())), None) or next(
+                    (f"“{w}”: it is a word of the {private} (“{value}”)" for w in words
+                     if len(w) >= 4 and telling(w) and _mentions(text, w.casefold())), None)
+            if hit:
+                found.append((where, f"The {where} can't contain {hit}. The title and scope go to every partner; "
+                              f"the customer, site and contact only to the tech who claims the work. "
+                              f"Reword the {where}. ({LEAK_RULE})"))
+                break
+    return found
+
+
+def request_problems(cmd: PostRequest) -> list[tuple[str, str]]:
+    """What keeps a complete request from being posted, as (field, why), in the order a dispatcher
+    fixes them: the pay and the town partners decide on, a bill rate that loses money, and a title or
+    scope that names the customer, the site or the contact. The same for the text command and the form."""
+    problems: list[tuple[str, str]] = []
+    if cmd.pay <= 0:
+        problems.append(("pay", "A request needs pay=… above $0 (dollars per unit to the partner, like pay=35): "
+                                "partners decide on it."))
+    if not cmd.town.strip():
+        problems.append(("town", 'A request needs town=… (the area partners see, like town=Hicksville; quote it '
+                                 'if it has spaces: town="Oyster Bay").'))
+    if cmd.bill and 0 < cmd.pay and cmd.bill < cmd.pay and not cmd.loss:
+        problems.append(("bill", f"The bill rate {money(cmd.bill)} is below the pay {money(cmd.pay)}: every unit "
+                                 f"loses {money(cmd.pay - cmd.bill)}. Raise the bill rate, or add loss=ok to post it "
+                                 "anyway."))
+    return problems + leaks(cmd)
 
 
 @command(
     "request", summary="post a surge request (no arguments: open the form)",
-    usage='request "Title" units=N deadline=YYYY-MM-DD [minutes=30] [pay=35] [bill=60] [skills=a,b] '
-    '[scope="…"] [customer="…"] [site="…"] [town="…"] [contact="…"] [approval=yes] [tier=1]',
+    usage='request "Title" units=N deadline=YYYY-MM-DD pay=35 town="…" [minutes=30] [bill=60] [skills=a,b] '
+    '[scope="…"] [customer="…"] [site="…"] [contact="…"] [approval=yes] [tier=1] [loss=ok]',
     example=REQUEST_EXAMPLE, roles={Role.DISPATCHER}, who="dispatchers",
-    args=[Arg("title", Kind.TEXT, required=False, rest=True, max_len=150)],
+    args=[Arg("title", Kind.TEXT, required=False, max_len=150)],
     opts={
         "units": Opt(Kind.UNITS), "deadline": Opt(Kind.DATE), "minutes": Opt(Kind.INT),
         "pay": Opt(Kind.MONEY), "bill": Opt(Kind.MONEY), "skills": Opt(Kind.LIST),
         "scope": Opt(Kind.TEXT, max_len=2000), "customer": Opt(Kind.TEXT), "site": Opt(Kind.TEXT, max_len=300),
         "town": Opt(Kind.TEXT, max_len=120), "contact": Opt(Kind.TEXT, max_len=300), "approval": Opt(Kind.BOOL),
-        "tier": Opt(Kind.INT), "delay": Opt(Kind.INT), "start": Opt(Kind.DATE),
+        "tier": Opt(Kind.INT), "delay": Opt(Kind.INT), "start": Opt(Kind.DATE), "loss": Opt(Kind.WORD),
     },
 )
 def post_request(cmd: PostRequest, ctx: Context) -> Reply:
     if cmd.title is None:
         return Reply(text="Fill in the request form.", form=Form.REQUEST)
+    problems = request_problems(cmd)
+    if problems:
+        raise UsageError(problems[0][1], example=REQUEST_EXAMPLE)
     deadline = to_utc(ctx, cmd.deadline)
     if deadline <= ctx.now:
         raise UsageError(f"The deadline {when(deadline, ctx.actor.tz)} has already passed.", example=REQUEST_EXAMPLE)
@@ -96,12 +191,14 @@ def post_request(cmd: PostRequest, ctx: Context) -> Reply:
     audit(ctx, "request.posted", request=req, units=req.units, title=req.title, tier=req.tier)
     warn = ""
     if cmd.bill and cmd.pay > cmd.bill:
-        warn = f"\nNote: pay {money(cmd.pay)} is above the bill rate {money(cmd.bill)}; every unit loses money."
-    return Reply(
+        warn = (f"\nNote: pay {money(cmd.pay)} is above the bill rate {money(cmd.bill)}; every unit loses "
+                f"{money(cmd.pay - cmd.bill)} (posted with loss=ok).")
+    reply = Reply(
         text=f"Posted *{req.ref}* · {req.title}: {plural(req.units, 'unit')} by {when(deadline, ctx.actor.tz)}, "
         f"to tier {req.tier} partner channels and dispatch.{warn}",
         tone=Tone.SUCCESS,
     ).card(req.id, CardChange.POST)
+    return reveal(reply, req)  # the dispatcher sees the private details they entered
 
 
 class ListRequests(BaseModel):
@@ -112,21 +209,24 @@ class ListRequests(BaseModel):
 def list_requests(cmd: ListRequests, ctx: Context) -> Reply:
     s = session(ctx)
     shown = (RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED)
+    stmt = select(SurgeRequest).where(SurgeRequest.deadline > ctx.now)
     if ctx.actor.is_home:
         shown += (RequestStatus.FULLY_CLAIMED,)
-    rows = s.exec(
-        select(SurgeRequest).where(SurgeRequest.status.in_(shown), SurgeRequest.deadline > ctx.now)
-        .order_by(SurgeRequest.deadline).limit(40)
-    ).all()
+    else:  # a partner sees a request once it is offered as wide as the partner's tier
+        stmt = stmt.where(SurgeRequest.visible_tier >= ctx.actor.tier)
+    rows = s.exec(stmt.where(SurgeRequest.status.in_(shown)).order_by(SurgeRequest.deadline).limit(40)).all()
     if not rows:
         return Reply(text="No open requests right now.")
     tz = ctx.actor.tz
-    lines = [
-        f"*{r.ref}* {r.title} · {r.units_left:,}/{r.units:,} left · {r.town or '—'} · "
-        f"{money(r.pay_cents)}/unit · due {when(r.deadline, tz)}"
-        for r in rows
-    ]
-    return Reply(title="Open requests", text="\n".join(lines))
+    reply = Reply(title="Open requests", text="")
+    lines = []
+    for r in rows:
+        customer = customer_of(reply, r) if ctx.actor.is_home else ""
+        lines.append(f"*{r.ref}* {r.title} · {r.units_left:,}/{r.units:,} left · "
+                     + (f"{customer} · " if customer else "")
+                     + f"{r.town or '—'} · {money(r.pay_cents)}/unit · due {when(r.deadline, tz)}")
+    reply.text = "\n".join(lines)
+    return reply
 
 
 class ShowStatus(BaseModel):
@@ -142,18 +242,17 @@ def status(cmd: ShowStatus, ctx: Context) -> Reply:
     claims = claims_of(s, req.id)
     if ctx.actor.is_home:
         card = dispatch_card(req, claims, tz)
-        text = "\n".join([card.text, *unreached_lines(s, req)])
-        return Reply(title=card.title, text=text, fields=card.fields, actions=card.actions)
-    card = partner_card(PublicRequest.of(req), tz)
+        return answer(card, text="\n".join([card.text, *unreached_lines(s, req)]))
     mine = [(c, p, o) for c, p, o in claims if p.id == ctx.actor.person_id]
-    text = card.text
-    fields = list(card.fields)
+    if req.visible_tier < ctx.actor.tier and not mine:
+        raise NotFound(not_offered(req.ref, req.visible_tier, ctx.actor))
+    card = partner_card(PublicRequest.of(req), tz)
+    reply = answer(card)
     if mine:
-        text += "\n*Your claims*\n" + "\n".join("• " + claim_line(c, p, o, tz) for c, p, o in mine)
+        reply.text += "\n*Your claims*\n" + "\n".join("• " + claim_line(c, p, o, tz) for c, p, o in mine)
         if any(c.status in LIVE_CLAIM for c, _, _ in mine):
-            fields = [Fact(label="Customer", value=req.customer or "—"), Fact(label="Site", value=req.site or "—"),
-                      Fact(label="Contact", value=req.contact or "—"), *fields]
-    return Reply(title=card.title, text=text, fields=fields, actions=card.actions)
+            reveal(reply, req)
+    return reply
 
 
 def unreached_lines(s: Session, req: SurgeRequest) -> list[str]:
@@ -236,5 +335,7 @@ def show_audit(cmd: ShowAudit, ctx: Context) -> Reply:
         )
     shown = lines[-60:]
     more = f"…{len(lines) - len(shown)} earlier entries not shown\n" if len(lines) > len(shown) else ""
-    return Reply(title=f"History of {req.ref} · {req.title}", text=more + "\n".join(shown))
+    # Private even without a customer: the history keeps what techs reported from the site, word for word.
+    reply = Reply(title=f"History of {req.ref} · {req.title}", text=more + "\n".join(shown), private=True)
+    return reveal(reply, req)
 

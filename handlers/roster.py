@@ -83,6 +83,9 @@ class SignedIn(_Strict):
 class PartnerIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
     status: OrgStatus = OrgStatus.PENDING
+    # The partner sees and claims a request once it is offered this wide (1 = from the start). Strict:
+    # `tier: "2"`, `tier: 1.5` or `tier: true` is a mistake to show, not to guess at.
+    tier: int = Field(default=1, ge=1, le=9, strict=True)
     skills: list[str] = Field(default_factory=list)
     timezone: str | None = None
     signed: SignedIn | None = None
@@ -255,7 +258,8 @@ class _Apply:
         orgs = {home.name.lower(): home}
         for p in r.partners:
             # The status seeds a new partner; afterwards managers change it in chat (vet, suspend).
-            values = {"name": p.name, "kind": OrgKind.PARTNER, "skills": p.skills, "timezone": p.timezone}
+            values = {"name": p.name, "kind": OrgKind.PARTNER, "skills": p.skills, "timezone": p.timezone,
+                      "tier": p.tier}
             orgs[p.name.lower()] = self.upsert(Org, [func.lower(Org.name) == p.name.lower()], values,
                                                f"partner {p.name}", on_create={"status": p.status})
         self._check_identities(r)

@@ -159,6 +159,7 @@ class Actor(BaseModel):
     org_id: int | None = None
     org_name: str | None = None
     is_home: bool = False
+    tier: int = 1  # the speaker's org's tier: a partner sees a request once its visible tier reaches this
     roles: frozenset[str] = frozenset()
     timezone: str = "UTC"
 

@@ -1,7 +1,9 @@
 """The request card and the job details, as platform-neutral `Message`s.
 
 The partner card is built from `PublicRequest`, which has no customer, site or contact field at all:
-what is not there cannot leak. The dispatch copy and the claimant's DM are marked private.
+what is not there cannot leak. The customer, site and contact are rendered in one place,
+`private_facts`, and reach an answer only through `reveal` (which marks the `Reply` private) or a
+`Message` marked private (the dispatch copy, the claimant's DM), which `answer` carries over.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from handlers.common import money, plural, when
-from handlers.types import Action, ActionKind, Audience, Fact, Message, Tone
+from handlers.types import Action, ActionKind, Actor, Audience, Fact, Message, Reply, Tone
 from models.tables import (
     LIVE_CLAIM,
     Claim,
@@ -76,6 +78,49 @@ class PublicRequest(BaseModel):
     @property
     def ref(self) -> str:
         return f"SR-{self.id}"
+
+
+def private_facts(req: SurgeRequest, *, site_or_town: bool = False) -> list[Fact]:
+    """The request's customer, site and contact as facts: only ever in a private message or answer."""
+    return [
+        Fact(label="Customer", value=req.customer or "—"),
+        Fact(label="Site", value=req.site or (req.town if site_or_town else "") or "—"),
+        Fact(label="Contact", value=req.contact or "—"),
+    ]
+
+
+def has_private(req: SurgeRequest) -> bool:
+    return bool(req.customer or req.site or req.contact)
+
+
+def reveal(reply: Reply, req: SurgeRequest) -> Reply:
+    """Put the request's customer, site and contact at the top of an answer to its sender, and mark the
+    answer private (an adapter answering in a shared channel then sends it to the sender alone). The
+    one way these details go into a `Reply`; a request that has none of them leaves the answer as it is."""
+    if has_private(req):
+        reply.fields[:0] = private_facts(req)
+        reply.private = True
+    return reply
+
+
+def customer_of(reply: Reply, req: SurgeRequest) -> str:
+    """The customer's name for an answer's text, marking the answer private when there is one."""
+    if req.customer:
+        reply.private = True
+    return req.customer
+
+
+def answer(card: Message, *, text: str | None = None) -> Reply:
+    """A card as the answer to its sender, private when the card is."""
+    return Reply(title=card.title, text=card.text if text is None else text, fields=list(card.fields),
+                 actions=list(card.actions), private=card.private)
+
+
+def not_offered(ref: str, visible_tier: int, actor: Actor) -> str:
+    """Why a partner can't see or claim a request that has not been offered as wide as its tier."""
+    return (f"{ref} is not offered to your tier yet: it goes to tier {visible_tier} partners for now, and "
+            f"{actor.org_name} is tier {actor.tier}. If it is widened to your tier, its card appears in your "
+            "partner channel.")
 
 
 def progress_bar(taken: int, total: int, width: int = 10) -> str:
@@ -148,9 +193,7 @@ def dispatch_card(req: SurgeRequest, claims: list[tuple[Claim, Person, Org]], tz
     pub = PublicRequest.of(req)
     base = partner_card(pub, tz)
     facts = [
-        Fact(label="Customer", value=req.customer or "—"),
-        Fact(label="Site", value=req.site or "—"),
-        Fact(label="Contact", value=req.contact or "—"),
+        *private_facts(req),
         *base.fields,
         Fact(label="Bill", value=f"{money(req.bill_cents)} per unit"),
         Fact(label="Verified", value=f"{req.units_verified:,} of {req.units:,}"),
@@ -191,9 +234,7 @@ def guideline_facts(g: GuidelineVersion) -> list[Fact]:
 def job_details(req: SurgeRequest, claim: Claim, guidelines: GuidelineVersion | None, tz: str) -> Message:
     """The claimant's DM: the private details of the job, and the guidelines."""
     facts = [
-        Fact(label="Customer", value=req.customer or "—"),
-        Fact(label="Site", value=req.site or req.town or "—"),
-        Fact(label="Contact", value=req.contact or "—"),
+        *private_facts(req, site_or_town=True),
         Fact(label="Your units", value=f"{claim.units:,}"),
         Fact(label="Deadline", value=when(req.deadline, tz), at=req.deadline),
         Fact(label="Pay", value=f"{money(req.pay_cents)} per unit"),

@@ -123,14 +123,15 @@ def test_an_unexpected_error_gives_an_id_never_a_traceback(tmp_path, caplog):
 
 
 def test_times_are_shown_in_the_readers_time_zone(chat, clock):
-    reply = chat.ok("Dana Dispatch", 'request "TZ" units=1 deadline=2027-03-10T09:30')
+    reply = chat.ok("Dana Dispatch", 'request "TZ" units=1 deadline=2027-03-10T09:30 pay=35 town=Hicksville')
     assert "Wed 10 Mar 2027 09:30 EST" in reply.text
     chat.core.clock = lambda: clock.now + timedelta(days=300)
-    assert "already passed" in chat.refused("Dana Dispatch", 'request "Late" units=1 deadline=2027-03-10').text
+    late = 'request "Late" units=1 deadline=2027-03-10 pay=35 town=Hicksville'
+    assert "already passed" in chat.refused("Dana Dispatch", late).text
 
 
 def test_org_status_untouched_by_gate_refusals(chat):
-    chat.ok("Dana Dispatch", 'request "X" units=3 deadline=2027-03-10')
+    chat.ok("Dana Dispatch", 'request "X" units=3 deadline=2027-03-10 pay=35 town=Hicksville')
     chat.refused("Tom Tech", "claim SR-1")
     with chat.core.db.session() as s:
         assert s.exec(select(Org).where(Org.name == "Contoso Field Services")).one().status == "vetted"

@@ -51,7 +51,7 @@ def test_unsigned_agreement_offers_partner_admin_to_sign_then_claim(chat):
 
 def test_expired_signature_closes_the_gate(chat, clock):
     # Fabrikam's paper signature (2026-11-01, 12 months) expires on 2027-11-01.
-    chat.ok("Dana Dispatch", 'request "Late" units=5 deadline=2027-12-20')
+    chat.ok("Dana Dispatch", 'request "Late" units=5 deadline=2027-12-20 pay=35 town=Hicksville')
     chat.ok("Frank Fabrikam", "guidelines ack")
     clock.now = clock.now.replace(year=2027, month=11, day=2)
     reply = chat.refused("Frank Fabrikam", "claim SR-1 1")
@@ -121,7 +121,7 @@ def test_claim_unknown_cancelled_or_past_deadline_request(ready, clock):
 
 
 def test_approval_required_flow(ready):
-    ready.ok("Dana Dispatch", 'request "Servers" units=10 deadline=2027-03-10 approval=yes customer="Beta LLC"')
+    ready.ok("Dana Dispatch", 'request "Servers" units=10 deadline=2027-03-10 pay=35 town=Hicksville approval=yes customer="Beta LLC"')
     reply = ready.ok("Tom Tech", "claim SR-2 4")
     assert "approves claims" in reply.text
     assert not [m for m in reply.messages if m.audience is Audience.DM]  # no job details before approval
@@ -136,7 +136,7 @@ def test_approval_required_flow(ready):
 
 
 def test_reject_pending_claim_returns_units(ready):
-    ready.ok("Dana Dispatch", 'request "Servers" units=10 deadline=2027-03-10 approval=yes')
+    ready.ok("Dana Dispatch", 'request "Servers" units=10 deadline=2027-03-10 pay=35 town=Hicksville approval=yes')
     ready.ok("Tom Tech", "claim SR-2 4")
     reply = ready.ok("Dana Dispatch", 'reject SR-2 "Tom Tech" "we need a Cisco-certified tech"')
     assert request_row(ready, 2).units_taken == 0

@@ -109,7 +109,7 @@ def test_unclaimed_reminders_at_48_and_24_hours_and_not_again(ready):
 
 
 def test_a_late_post_gets_only_the_tightest_reminder(ready):
-    ready.ok("Dana Dispatch", 'request "Late" units=3 deadline=2027-03-02T09:00')  # 19 h away
+    ready.ok("Dana Dispatch", 'request "Late" units=3 deadline=2027-03-02T09:00 pay=35 town=Hicksville')  # 19 h away
     keys = run_due(ready.core.db, at("2027-03-01T15:00"))
     assert "remind:unclaimed:2:24h" in keys and "remind:unclaimed:2:48h" not in keys
     assert not [k for k in run_due(ready.core.db, at("2027-03-01T16:00")) if k.startswith("remind:unclaimed:2")]

@@ -247,7 +247,7 @@ def test_the_digest_costs_the_same_few_queries_however_much_work_there_is(surge,
 
     before = statements()
     for n in range(4, 10):
-        surge.ok("Dana Dispatch", f'request "More work {n}" units=5 deadline=2027-03-20 pay=10 bill=20')
+        surge.ok("Dana Dispatch", f'request "More work {n}" units=5 deadline=2027-03-20 pay=10 bill=20 town=Hicksville')
         surge.ok("Tom Tech", f"claim SR-{n} 2")
     assert statements() == before
     assert digest_of(core, "Morgan Manager", date(2027, 3, 3), clock()).glance.claimed == 11 + 12

@@ -21,9 +21,42 @@ def test_a_filled_request_form_is_the_request_it_describes():
 
 
 def test_the_smallest_request_form_takes_the_defaults():
-    cmd, errors = request_from_fields({"title": "Patch", "units": "5", "deadline": "2027-03-08", "approval": None})
+    cmd, errors = request_from_fields({"title": "Patch", "units": "5", "deadline": "2027-03-08", "pay": "35",
+                                       "town": "Mineola", "approval": None})
     assert errors == {} and cmd.deadline.isoformat() == "2027-03-08T17:00:00"  # 17:00 when no time is given
-    assert (cmd.minutes, cmd.pay, cmd.tier, cmd.approval, cmd.skills) == (30, 0, 1, False, [])
+    assert (cmd.minutes, cmd.bill, cmd.tier, cmd.approval, cmd.skills) == (30, 0, 1, False, [])
+
+
+def test_a_request_form_needs_the_pay_and_the_town_partners_decide_on():
+    cmd, errors = request_from_fields({"title": "Patch", "units": "5", "deadline": "2027-03-08"})
+    assert cmd is None and set(errors) == {FormField.PAY, FormField.TOWN}
+    assert "pay=" in errors[FormField.PAY] and "town=" in errors[FormField.TOWN]
+
+
+def test_a_request_form_with_a_bill_below_the_pay_is_refused_beside_the_bill():
+    cmd, errors = request_from_fields({**FULL, "pay": "40", "bill": "30"})
+    assert cmd is None and set(errors) == {FormField.BILL}
+    assert "loses $10.00" in errors[FormField.BILL]
+
+
+def test_a_request_form_whose_title_or_scope_names_the_customer_site_or_contact_is_refused_beside_it():
+    cmd, errors = request_from_fields({**FULL, "title": "Acme patch", "scope": "ask Ann Lee at the desk"})
+    assert cmd is None and set(errors) == {FormField.TITLE, FormField.SCOPE}
+    assert "“Acme”" in errors[FormField.TITLE] and "customer" in errors[FormField.TITLE]
+    assert "“Ann Lee”" in errors[FormField.SCOPE] and "contact" in errors[FormField.SCOPE]
+
+
+def test_a_request_form_strips_invisible_characters_and_refuses_broken_text():
+    cmd, errors = request_from_fields({**FULL, "title": "Swap\u202e printers\u200b", "town": "\ufeffMineola"})
+    assert errors == {} and (cmd.title, cmd.town) == ("Swap printers", "Mineola")
+    cmd, errors = request_from_fields({**FULL, "scope": "two floors \ud800"})
+    assert cmd is None and "broken character" in errors[FormField.SCOPE]
+
+
+def test_a_request_form_refuses_zero_in_any_script_and_dates_far_out():
+    cmd, errors = request_from_fields({**FULL, "units": "٠", "tier": "０", "minutes": "۰", "deadline": "9999-12-31"})
+    assert cmd is None and set(errors) == {FormField.UNITS, FormField.TIER, FormField.MINUTES, FormField.DEADLINE}
+    assert "above 0" in errors[FormField.UNITS] and "between 2000 and 2100" in errors[FormField.DEADLINE]
 
 
 def test_every_wrong_field_gets_its_own_error():
@@ -51,6 +84,8 @@ def test_claim_some_and_reject_forms():
     assert units_from_fields({"units": "12"}) == (12, {})
     assert units_from_fields({}) == (None, {FormField.UNITS: "How many units?"})
     assert "whole number above 0" in units_from_fields({"units": "0"})[1][FormField.UNITS]
+    assert "whole number above 0" in units_from_fields({"units": "٠"})[1][FormField.UNITS]
+    assert units_from_fields({"units": "١٢"}) == (12, {})
     assert reason_from_fields({"why": " missed two PCs "}) == ("missed two PCs", {})
     assert reason_from_fields({"why": "x" * 5000})[0] == "x" * 1000
     assert FormField.WHY in reason_from_fields({"why": ""})[1]

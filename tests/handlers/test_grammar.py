@@ -18,7 +18,7 @@ from handlers.registry import REGISTRY
 from models.tables import Lead, Problem, SurgeRequest
 
 DANA, TOM, MORGAN, STRANGER = "Dana Dispatch", "Tom Tech", "Morgan Manager", "Stranger Danger"
-POST = 'request {title} units=4 deadline=2027-03-10'
+POST = 'request {title} units=4 deadline=2027-03-10 pay=35'
 
 
 def stored(chat, model):
@@ -27,7 +27,8 @@ def stored(chat, model):
 
 
 def posted(chat, title_part: str) -> SurgeRequest:
-    reply = chat.ok(DANA, POST.format(title=title_part))
+    text = POST.format(title=title_part)
+    reply = chat.ok(DANA, text if "town=" in text else text + " town=Hicksville")
     assert "Posted *SR-" in reply.text
     return stored(chat, SurgeRequest)[-1]
 
@@ -93,13 +94,13 @@ def test_bad_dates_are_refused(ready, deadline):
 
 @pytest.mark.parametrize("deadline", ["2027-03-10T09:30", "2027-03-10t09:30"])
 def test_a_date_with_a_time_is_accepted_in_the_senders_zone(chat, deadline):
-    reply = chat.ok(DANA, f'request "Timed" units=4 deadline={deadline}')
+    reply = chat.ok(DANA, f'request "Timed" units=4 deadline={deadline} pay=35 town=Hicksville')
     assert "09:30" in reply.text
     assert stored(chat, SurgeRequest)[-1].deadline == datetime(2027, 3, 10, 14, 30, tzinfo=UTC)  # EST
 
 
 def test_a_date_alone_means_five_in_the_afternoon(chat):
-    chat.ok(DANA, 'request "Dated" units=4 deadline=2027-03-10')
+    chat.ok(DANA, 'request "Dated" units=4 deadline=2027-03-10 pay=35 town=Hicksville')
     assert stored(chat, SurgeRequest)[-1].deadline == datetime(2027, 3, 10, 22, 0, tzinfo=UTC)
 
 

@@ -28,7 +28,7 @@ def test_the_query_lists_roster_teams_channels_without_a_reference(core):
 
 
 def test_home_staff_are_told_which_teams_channel_cannot_get_the_card(chat):
-    chat.ok(DANA, 'request "Tier two patch" units=5 deadline=2027-03-10 tier=2')
+    chat.ok(DANA, 'request "Tier two patch" units=5 deadline=2027-03-10 pay=35 town=Hicksville tier=2')
     text = chat.ok(DANA, "status SR-1").text
     assert NOT_SPOKEN in text
     assert "add the Surge app to its team, or @mention Surge in the channel once" in text
@@ -39,15 +39,15 @@ def test_home_staff_are_told_which_teams_channel_cannot_get_the_card(chat):
 
 
 def test_only_the_channels_a_request_goes_to_are_named(chat):
-    chat.ok(DANA, 'request "Tier one patch" units=5 deadline=2027-03-10')
+    chat.ok(DANA, 'request "Tier one patch" units=5 deadline=2027-03-10 pay=35 town=Hicksville')
     assert "has not spoken" not in chat.ok(DANA, "status SR-1").text  # the Teams channel is tier 2
-    chat.ok(DANA, 'request "Tier two patch" units=5 deadline=2027-03-10 tier=2')
+    chat.ok(DANA, 'request "Tier two patch" units=5 deadline=2027-03-10 pay=35 town=Hicksville tier=2')
     chat.ok(DANA, "cancel SR-2")
     assert "has not spoken" not in chat.ok(DANA, "status SR-2").text  # nothing more will be posted
 
 
 def test_the_same_answer_on_every_platform(chat):
-    chat.ok(DANA, 'request "Tier two patch" units=5 deadline=2027-03-10 tier=2')
+    chat.ok(DANA, 'request "Tier two patch" units=5 deadline=2027-03-10 pay=35 town=Hicksville tier=2')
     slack = chat.core.handle_text(Identity(platform="slack", user_id="U0DANA"), "status SR-1")
     teams = chat.core.handle_text(Identity(platform="teams", user_id="29:1dana"), "status SR-1")
     assert NOT_SPOKEN in slack.text and slack.text == teams.text

@@ -275,3 +275,34 @@ def test_a_partner_status_in_the_file_only_seeds_a_new_partner(roster_db):
 def test_a_new_partner_can_be_seeded_suspended(db):
     load_roster(db, edit(EXAMPLE, "people:\n", NEW_PARTNER.format(status="suspended")), now=NOW)
     assert one(db, Org, Org.name == "Northwind Repair").status == "suspended"
+
+
+# -- partner tiers ---------------------------------------------------------------------------------
+
+FABRIKAM = "  - name: Fabrikam Tech\n    status: vetted\n"
+
+
+def test_a_partners_tier_is_loaded_and_a_change_reported(db):
+    load_roster(db, EXAMPLE, now=NOW)
+    assert {o.name: o.tier for o in rows(db, Org)} == {
+        "Long Island IT": 1, "Contoso Field Services": 1, "Fabrikam Tech": 1}  # the default
+    text = edit(EXAMPLE, FABRIKAM, FABRIKAM + "    tier: 2\n")
+    assert load_roster(db, text, now=NOW) == ["updated partner Fabrikam Tech: tier"]
+    assert one(db, Org, Org.name == "Fabrikam Tech").tier == 2
+    assert load_roster(db, text, now=NOW) == []
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("0", "greater than or equal to 1"), ("-1", "greater than or equal to 1"), ("10", "less than or equal to 9"),
+    ("two", "valid integer"), ('"2"', "valid integer"), ("1.5", "valid integer"), ("true", "valid integer"),
+    ("", "valid integer"),
+])
+def test_a_bad_partner_tier_is_refused_with_its_line(db, value, reason):
+    load_roster(db, EXAMPLE, now=NOW)
+    before = snapshot(db)
+    text = edit(EXAMPLE, FABRIKAM, FABRIKAM + f"    tier: {value}\n")
+    with pytest.raises(RosterError) as exc:
+        load_roster(db, text, name="team.yml", now=NOW)
+    assert f"team.yml:{line_of(text, f'    tier: {value}'.rstrip())}: partners.1.tier: " in str(exc.value)
+    assert reason in str(exc.value)
+    assert snapshot(db) == before
