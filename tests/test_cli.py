@@ -41,7 +41,7 @@ def test_roster_load_is_idempotent_and_refuses_bad_files_whole(tmp_path):
 def test_console_reads_commands_from_stdin(tmp_path):
     surge(["roster", "load", str(ROSTER)], tmp_path)
     result = surge(["console", "--as", "Dana Dispatch"], tmp_path,
-                   stdin='request "Patch" units=5 deadline=2030-01-10 town=Hicksville\nlist\n')
+                   stdin='request "Patch" units=5 deadline=2030-01-10 pay=35 town=Hicksville\nlist\n')
     assert result.returncode == 0, result.stderr
     assert "Posted *SR-1*" in result.stdout and "*SR-1* Patch · 5/5 left" in result.stdout
 

@@ -36,7 +36,7 @@ def test_two_servers_ten_thousand_operations_keep_the_books(pg_url, fake_slack, 
     try:
         urls = [s.url for s in servers]
         for i in range(REQUESTS):
-            status, answer = command(urls[i % 2], "U0DANA", f'request "Job {i}" units={UNITS} deadline=2030-03-10')
+            status, answer = command(urls[i % 2], "U0DANA", f'request "Job {i}" units={UNITS} deadline=2030-03-10 pay=35 town=Hicksville')
             assert status == 200 and "Posted" in answer["text"]
         for i in range(CLIENTS):
             assert "acknowledged" in command(urls[i % 2], f"U0CREW{i:03d}", "guidelines ack")[1]["text"]

@@ -11,7 +11,7 @@ from tests.slack.conftest import DISPATCH
 def test_digest_dm_and_chart_reach_slack_once(slack):
     slack.command("U0PAULA", 'sign "Paula Admin"')
     slack.command("U0TOM", "guidelines ack")
-    slack.command("U0DANA", 'request "Patch" units=20 deadline=2030-03-10 pay=35 bill=60', channel=DISPATCH)
+    slack.command("U0DANA", 'request "Patch" units=20 deadline=2030-03-10 pay=35 bill=60 town=Hicksville', channel=DISPATCH)
     slack.command("U0TOM", "claim SR-1 8")
     slack.command("U0TOM", "done SR-1")
     slack.command("U0DANA", 'verify SR-1 "Tom Tech"')

@@ -135,7 +135,7 @@ def test_request_form_validates_fields(slack):
 
 
 def test_user_text_cannot_ping_the_channel(slack):
-    slack.command("U0DANA", 'request "Urgent <!channel> <@U0TOM> & co" units=3 deadline=2030-03-10', channel=DISPATCH)
+    slack.command("U0DANA", 'request "Urgent <!channel> <@U0TOM> & co" units=3 deadline=2030-03-10 pay=35 town=Hicksville', channel=DISPATCH)
     card = slack.wait_sent("chat.postMessage", channel=PARTNERS)[-1]
     # mentions are parsed in mrkdwn and in the notification text; plain_text headers show text as typed
     parsed = [card["text"]] + [json.dumps(b) for b in card["blocks"] if b["type"] != "header"]

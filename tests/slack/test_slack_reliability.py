@@ -131,7 +131,7 @@ def test_app_home_for_tech_dispatcher_and_manager(slack):
 def test_dispatch_card_buttons_approve_and_verify(slack):
     slack.command("U0PAULA", 'sign "Paula Admin"')
     slack.command("U0TOM", "guidelines ack")
-    slack.command("U0DANA", 'request "Servers" units=10 deadline=2030-03-10 approval=yes', channel=DISPATCH)
+    slack.command("U0DANA", 'request "Servers" units=10 deadline=2030-03-10 pay=35 town=Hicksville approval=yes', channel=DISPATCH)
     slack.wait_sent("chat.postMessage", channel=DISPATCH)
     assert "approves claims" in slack.command("U0TOM", "claim SR-1 4").text
     ask = slack.wait_sent("chat.postMessage", channel=DISPATCH, count=2)[-1]
