@@ -101,8 +101,8 @@ def _mentions(text: str, value: str) -> bool:
 
 
 def leaks(cmd: PostRequest) -> list[tuple[str, str]]:
-    """Where the title or scope, which every partner reads, names the customer, site or contact:
-    (the field: title or scope, what to tell the dispatcher), the first one found in each."""
+    """Where the title or scope, which every partner reads, names the customer, site or contact, or the
+    town names the customer or contact: (the field, what to tell the dispatcher), the first one in each."""
     town = {w.casefold() for w in _WORD.findall(cmd.town)} | {_plain(cmd.town)}
 
     def telling(word: str) -> bool:  # a word that says something about who or where
@@ -131,6 +131,12 @@ def leaks(cmd: PostRequest) -> list[tuple[str, str]]:
                               f"the customer, site and contact only to the tech who claims the work. "
                               f"Reword the {where}. ({LEAK_RULE})"))
                 break
+    for private in ("customer", "contact"):  # the town is public too (the site is where it is, so it may match)
+        value = " ".join(getattr(cmd, private).split())
+        if len(value) >= 3 and _mentions(_plain(cmd.town), value.casefold()):
+            found.append(("town", f"The town can't contain “{value}”: it is the {private}. The town goes to every "
+                                  "partner; give the area only, like town=Hicksville."))
+            break
     return found
 
 

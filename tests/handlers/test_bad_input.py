@@ -40,6 +40,12 @@ def test_a_title_or_scope_naming_the_customer_site_or_contact_is_refused(chat, o
     assert "common words like Main, Street, Office, Suite" in reply.text  # the rule, said once
 
 
+def test_a_town_naming_the_customer_is_refused(chat):
+    reply = chat.refused(DANA, 'request "Patch" units=4 deadline=2027-03-10 pay=35 town="Acme Dental HQ" '
+                               'customer="Acme Dental"')
+    assert "The town can't contain “Acme Dental”: it is the customer" in reply.text
+
+
 @pytest.mark.parametrize("options", [
     '"DST patch, Main St office" customer="Acme Dental" site="12 Main St, Hicksville" town=Hicksville',
     '"Hicksville dental office patch" customer="Acme Dental" site="40 Main Street, Hicksville" town=Hicksville',

@@ -36,7 +36,7 @@ def test_a_request_form_needs_the_pay_and_the_town_partners_decide_on():
 def test_a_request_form_with_a_bill_below_the_pay_is_refused_beside_the_bill():
     cmd, errors = request_from_fields({**FULL, "pay": "40", "bill": "30"})
     assert cmd is None and set(errors) == {FormField.BILL}
-    assert "loses $10.00" in errors[FormField.BILL]
+    assert "loses $10.00" in errors[FormField.BILL] and "by text with loss=ok" in errors[FormField.BILL]
 
 
 def test_a_request_form_whose_title_or_scope_names_the_customer_site_or_contact_is_refused_beside_it():

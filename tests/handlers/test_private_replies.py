@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.home import home
-from handlers.types import Identity, Reply
+from handlers.types import Action, ActionKind, Identity, Reply
 
 DANA, TOM, PAULA, FRANK, MORGAN = "Dana Dispatch", "Tom Tech", "Paula Admin", "Frank Fabrikam", "Morgan Manager"
 SECRETS = ["Acme Dental", "12 Main St", "Ann Lee", "516-555-0101"]  # SR-1 of the `ready` fixture
@@ -82,3 +82,11 @@ def test_every_answer_that_names_a_private_detail_is_marked(ready, who):
         reply = ready.say(who, text)
         if names_private(reply):
             assert reply.private, f"{who}: {text!r} names a private detail and is not marked private"
+
+
+def test_a_buttons_follow_up_keeps_the_first_answers_mark(ready):
+    """A button runs its command, then its follow-up; the answer shows both texts, so both marks."""
+    button = Action(kind=ActionKind.RUN, label="Open requests", command="list", then="help")
+    reply = ready.core.handle_action(Identity(platform="console", user_id=DANA), button)
+    assert "Acme Dental" in reply.text and "Here's what you can do" in reply.text
+    assert reply.private
