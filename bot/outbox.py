@@ -1,54 +1,110 @@
 """Delivers the outbox: what handlers wrote for channels and DMs, through each platform's notifier.
 
-A row is leased (status `sending`, lease until `next_attempt_at`) in a short transaction, delivered
-outside any transaction, then marked `sent`. Two processes never deliver the same row: on
-PostgreSQL the lease takes rows with `FOR UPDATE SKIP LOCKED`; on SQLite writers are serialised.
-A failed delivery is retried with exponential backoff; a crash after commit loses nothing, since
-an expired lease is taken again. Card updates for one request are coalesced: the card is
-re-rendered from the database as it stands, so the newest state always wins.
+Exactly once, as a channel sees it:
+
+- A sender leases a few rows at a time (status `sending`, `lease_owner` itself, for `LEASE`) and
+  renews the lease every `HEARTBEAT` seconds while it works, so no other process takes a row that is
+  still being delivered however long its fan-out takes, and a dead process's rows are free again
+  within `LEASE`. Only the lease's holder may mark a row done; a sender that lost a lease stops.
+- Each target is recorded right after its send: a request card as its `PostedCard` (written first as
+  an intent, `pending:<sender>:<row>`, then given the message's reference), a message as an
+  `OutboxDelivery`. A row taken up again skips what is recorded.
+- What may have been sent without being recorded (a process killed between the platform's answer
+  and the record: an intent left pending by a sender that no longer holds its row, or any target of
+  a row attempted before) is looked for before sending again: on Slack, every post carries message
+  metadata (`surge_outbox`: outbox id, request id) and `conversations.history` finds it, and its ts
+  is adopted. Teams has no such history: there a send killed in that instant may be repeated.
+
+Two processes never hold the same row: on PostgreSQL the lease takes rows with `FOR UPDATE SKIP
+LOCKED`; on SQLite writers are serialised. A failed target is retried alone with exponential backoff.
+Card updates for one request are coalesced: the card is re-rendered from the database as it stands.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.workers import in_background
 from handlers.types import Audience, CardChange, Message
 from handlers.views import request_cards
 from models.db import Database
-from models.tables import Channel, OutboxMessage, Person, PostedCard, SurgeRequest
+from models.tables import Channel, OutboxDelivery, OutboxMessage, Person, PostedCard, SurgeRequest
 from models.types import utcnow
 
 log = logging.getLogger("surge.outbox")
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=15)
+HEARTBEAT = 5.0  # seconds between lease renewals (well inside LEASE)
+BATCH = 10  # rows leased at a time
 MAX_ATTEMPTS = 8
 LANES = (("message",), ("card",))  # delivered side by side; rows of one lane in order
+EVENT_TYPE = "surge_outbox"  # Slack message metadata on everything the outbox posts
+PENDING = "pending:"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What a post carries so a sender can recognise it later: its outbox row (the first one
+    written, for a retry row) and, for a request card, the request (any card of it will do)."""
+
+    outbox_id: int
+    request_id: int | None = None
+    card: bool = False
+
+    def payload(self) -> dict:
+        return {"outbox_id": self.outbox_id, "request_id": self.request_id, "kind": "card" if self.card else "message"}
+
+    def matches(self, payload: dict) -> bool:
+        if self.card:
+            return payload.get("kind") == "card" and payload.get("request_id") == self.request_id
+        return payload.get("outbox_id") == self.outbox_id
 
 
 class Notifier(Protocol):
-    """One chat platform's way out. Every method raises on failure (the row is retried)."""
+    """One chat platform's way out. Every method raises on failure (the target is retried).
+    With `check`, a platform that can look back (Slack) first looks for a post carrying `marker`
+    and returns its reference instead of posting again."""
 
     platform: str
 
-    async def post(self, channel_id: str, message: Message) -> str:
+    async def post(self, channel_id: str, message: Message, *, marker: Marker | None = None,
+                   check: bool = False) -> str:
         """Post to a channel; returns the platform's message reference (for later updates)."""
 
     async def update(self, channel_id: str, message_ref: str, message: Message) -> None:
         """Replace a posted message in place."""
 
-    async def direct(self, person: Person, message: Message) -> None:
-        """Send a direct message to a person."""
+    async def direct(self, person: Person, message: Message, *, marker: Marker | None = None,
+                     check: bool = False) -> str | None:
+        """Send a direct message to a person; returns the message's reference when known."""
 
     def reaches(self, person: Person) -> bool:
         """Whether this platform knows the person."""
+
+
+class Busy(RuntimeError):
+    """Another live sender is posting this card to this channel right now: retried later."""
+
+
+class LeaseLost(RuntimeError):
+    """This sender no longer holds the row (its lease lapsed and another sender took it)."""
+
+
+def failed_count(session: Session) -> int:
+    """Rows that failed for good (for /healthz and the `failures` command)."""
+    return session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")).one()
 
 
 class Outbox:
@@ -58,6 +114,10 @@ class Outbox:
         self.home_timezone = home_timezone
         self.clock = clock
         self.concurrency = 8  # targets delivered at once; each platform paces its own channels
+        self.batch = BATCH
+        self.heartbeat = HEARTBEAT
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lost: set[int] = set()  # rows whose lease this sender lost mid-delivery
         self._wakes: dict[tuple[str, ...], asyncio.Event] = {}
         self._stopping = False
 
@@ -93,24 +153,38 @@ class Outbox:
         self._stopping = True
         self.wake()
 
-    async def deliver_due(self, *, limit: int = 50, kinds: tuple[str, ...] | None = None) -> int:
+    async def deliver_due(self, *, limit: int | None = None, kinds: tuple[str, ...] | None = None) -> int:
         """Deliver what is due now (of these kinds of row); returns how many rows were handled."""
-        rows = await in_background(self.db.run, lambda s: self._lease(s, limit, kinds))
+        rows = await in_background(self.db.run, lambda s: self._lease(s, limit or self.batch, kinds))
         if not rows:
             return 0
-        cards_done: set[int] = set()
-        for row in rows:
-            try:
-                if row.kind == "card":
-                    failed = await self._card(row.payload, cards_done)
-                else:
-                    failed = await self._message(row.payload)
-            except Exception as exc:  # noqa: BLE001 - e.g. the database went away: retry the row later
-                log.warning("outbox row %s failed (attempt %s): %s", row.id, row.attempts, exc)
-                await in_background(self.db.run, lambda s, r=row, e=exc: self._failed(s, r.id, e))
-                continue
-            await in_background(self.db.run, lambda s, r=row, f=failed: self._sent(s, r, f))
+        held = {r.id for r in rows}
+        beat = asyncio.create_task(self._heartbeat(held))
+        try:
+            cards_done: set[int] = set()
+            for row in rows:
+                try:
+                    self._holding(row)
+                    failed = await (self._card(row, cards_done) if row.kind == "card" else self._message(row))
+                    self._holding(row)
+                except LeaseLost:
+                    log.warning("outbox row %s: lease lost to another sender; left to it", row.id)
+                    held.discard(row.id)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - e.g. the database went away: retry the row later
+                    log.warning("outbox row %s failed (attempt %s): %s", row.id, row.attempts, exc)
+                    await in_background(self.db.run, lambda s, r=row, e=exc: self._failed(s, r.id, e))
+                    held.discard(row.id)
+                    continue
+                await in_background(self.db.run, lambda s, r=row, f=failed: self._sent(s, r, f))
+                held.discard(row.id)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
         return len(rows)
+
+    # -- leases ---------------------------------------------------------------------------------
 
     def _lease(self, s: Session, limit: int, kinds: tuple[str, ...] | None = None) -> list[OutboxMessage]:
         now = self.clock()
@@ -127,32 +201,73 @@ class Outbox:
         rows = list(s.exec(stmt).all())
         for row in rows:
             row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now + LEASE
+            row.lease_owner = self.owner
         s.flush()
         return [OutboxMessage.model_validate(r.model_dump()) for r in rows]
+
+    async def _heartbeat(self, held: set[int]) -> None:
+        """Renew the lease of the rows still in hand; a row another sender has taken is lost."""
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            ids = set(held)
+            if not ids:
+                continue
+            try:
+                kept = await in_background(self.db.run, lambda s: self._renew(s, ids))
+            except Exception as exc:  # noqa: BLE001 - try again at the next beat (the lease has margin)
+                log.warning("outbox lease renewal failed: %s", exc)
+                continue
+            self._lost |= ids - kept
+
+    def _renew(self, s: Session, ids: set[int]) -> set[int]:
+        stmt = select(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending",
+                                           OutboxMessage.lease_owner == self.owner)
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        rows = s.exec(stmt).all()
+        until = self.clock() + LEASE
+        for row in rows:
+            row.next_attempt_at = until
+        return {r.id for r in rows}
+
+    def _holding(self, row: OutboxMessage) -> None:
+        if row.id in self._lost:
+            raise LeaseLost(row.id)
+
+    def _mine(self, s: Session, row_id: int) -> OutboxMessage | None:
+        row = s.get(OutboxMessage, row_id)
+        if row is None or row.status != "sending" or row.lease_owner != self.owner:
+            log.warning("outbox row %s: no longer held by this sender; left as it is", row_id)
+            return None
+        return row
 
     def _sent(self, s: Session, done: OutboxMessage, failed: list[tuple[dict, Exception]]) -> None:
         """Mark a row delivered; each target that failed gets a row of its own, retried with backoff,
         so a retry never repeats what already reached the other targets."""
-        row = s.get(OutboxMessage, done.id)
+        row = self._mine(s, done.id)
+        if row is None:
+            return
         row.status, row.last_error = "sent", ""
         for target, exc in failed:
             error = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("outbox row %s: %s failed (attempt %s): %s", row.id, target, row.attempts, error)
-            give_up = row.attempts >= MAX_ATTEMPTS
+            give_up = row.attempts >= MAX_ATTEMPTS and not isinstance(exc, Busy)
             s.add(OutboxMessage(
-                kind=row.kind, payload={**row.payload, "_only": target}, attempts=row.attempts, last_error=error,
-                status="failed" if give_up else "pending", created_at=row.created_at,
-                next_attempt_at=self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))))
+                kind=row.kind, payload={**row.payload, "_only": target, "_origin": _origin(row)},
+                attempts=row.attempts, last_error=error, status="failed" if give_up else "pending",
+                created_at=row.created_at, next_attempt_at=self.clock() + _backoff(row, give_up)))
 
     def _failed(self, s: Session, row_id: int, exc: Exception) -> None:
-        row = s.get(OutboxMessage, row_id)
-        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        row = self._mine(s, row_id)
+        if row is None:
+            return
+        row.last_error, row.lease_owner = f"{type(exc).__name__}: {exc}"[:2000], None
         if row.attempts >= MAX_ATTEMPTS:
-            row.status = "failed"
+            row.status, row.next_attempt_at = "failed", self.clock()  # when it gave up (`failures` says)
             log.error("outbox row %s gave up after %s attempts: %s", row_id, row.attempts, row.last_error)
         else:
             row.status = "pending"
-            row.next_attempt_at = self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))
+            row.next_attempt_at = self.clock() + _backoff(row)
 
     # -- what a row means -----------------------------------------------------------------------
 
@@ -163,12 +278,13 @@ class Outbox:
             chans = [c for c in chans if c.tier is not None and c.tier <= max_tier]
         return chans
 
-    async def _each(self, targets: list, send) -> list[tuple[dict, Exception]]:
+    async def _each(self, row: OutboxMessage, targets: list, send) -> list[tuple[dict, Exception]]:
         """Send to every target, a few at a time; returns the targets that failed and why."""
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(target):
             async with gate:
+                self._holding(row)  # a lost lease stops the fan-out (LeaseLost is not a target's failure)
                 try:
                     await send(target)
                 except Exception as exc:  # noqa: BLE001 - reported per target
@@ -177,56 +293,149 @@ class Outbox:
 
         return [r for r in await asyncio.gather(*(one(t) for t in targets)) if r]
 
-    async def _message(self, payload: dict) -> list[tuple[dict, Exception]]:
-        m, only = Message.model_validate(payload), payload.get("_only")
+    async def _message(self, row: OutboxMessage) -> list[tuple[dict, Exception]]:
+        m, only, origin = Message.model_validate(row.payload), row.payload.get("_only"), _origin(row)
+        marker, check = Marker(outbox_id=origin, request_id=m.request_id), _tried_before(row)
 
         def targets(s: Session):
+            done = set(s.exec(select(OutboxDelivery.target).where(OutboxDelivery.origin_id == origin)).all())
             if m.audience is Audience.DM:
-                return [s.get(Person, m.person_id)]
+                return [s.get(Person, m.person_id)], done
             purpose = {Audience.DISPATCH: "dispatch", Audience.MANAGERS: "managers", Audience.PARTNERS: "partners"}
-            return self._channels(s, purpose[m.audience], max_tier=m.tier if m.audience is Audience.PARTNERS else None)
+            tier = m.tier if m.audience is Audience.PARTNERS else None
+            return self._channels(s, purpose[m.audience], max_tier=tier), done
 
-        found = await in_background(self.db.read, targets)
+        found, done = await in_background(self.db.read, targets)
         if m.audience is Audience.DM:
             person = found[0]
             notifier = next((n for n in self.notifiers.values() if person and n.reaches(person)), None)
-            return await self._each([person] if notifier else [], lambda p: notifier.direct(p, m))
-        found = [c for c in found if not only or _target(c) == only]
-        return await self._each(found, lambda c: self.notifiers[c.platform].post(c.external_id, m))
+            if not notifier or _key(person) in done:
+                return []
 
-    async def _card(self, payload: dict, done: set[int]) -> list[tuple[dict, Exception]]:
+            async def dm(p: Person) -> None:
+                ref = await notifier.direct(p, m, marker=marker, check=check)
+                await self._record(origin, _key(p), ref)
+
+            return await self._each(row, [person], dm)
+        found = [c for c in found if (not only or _target(c) == only) and _key(c) not in done]
+
+        async def post(c: Channel) -> None:
+            ref = await self.notifiers[c.platform].post(c.external_id, m, marker=marker, check=check)
+            await self._record(origin, _key(c), ref)
+
+        return await self._each(row, found, post)
+
+    async def _record(self, origin: int, target: str, ref: str | None) -> None:
+        def work(s: Session) -> None:
+            s.add(OutboxDelivery(origin_id=origin, target=target, ref=ref or "", at=self.clock()))
+
+        await in_background(self.db.run, work)
+
+    async def _card(self, row: OutboxMessage, done: set[int]) -> list[tuple[dict, Exception]]:
+        payload = row.payload
         request_id, change, only = payload["request_id"], CardChange(payload["change"]), payload.get("_only")
         if change is CardChange.UPDATE and request_id in done and not only:
             return []  # already re-rendered from the newest state in this batch
+        now, mine = self.clock(), f"{PENDING}{self.owner}:{row.id}"
+        marker = Marker(outbox_id=_origin(row), request_id=request_id, card=True)
 
         def load(s: Session):
             req = s.get(SurgeRequest, request_id)
             partner, dispatch = request_cards(s, request_id, self.home_timezone)
             posted = list(s.exec(select(PostedCard).where(PostedCard.request_id == request_id)).all())
             wanted = self._channels(s, "partners", max_tier=req.visible_tier) + self._channels(s, "dispatch")
-            return partner, dispatch, posted, wanted
+            live = {c.id for c in posted if c.message_ref.startswith(PENDING) and _live(s, c.message_ref, now)}
+            return partner, dispatch, posted, wanted, live
 
-        partner, dispatch, posted, wanted = await in_background(self.db.read, load)
+        partner, dispatch, posted, wanted, live = await in_background(self.db.read, load)
+        fits = lambda where: not only or _target(where) == only  # noqa: E731
         have = {(p.platform, p.channel_id) for p in posted}
-        updates = [c for c in posted if c.platform in self.notifiers and (not only or _target(c) == only)]
+        ours = [c for c in posted if c.platform in self.notifiers and fits(c)]
+        updates = [c for c in ours if not c.message_ref.startswith(PENDING)]
+        # left pending by a sender that no longer holds its row (or by this row's own earlier attempt)
+        orphans = [c for c in ours if c.message_ref.startswith(PENDING) and (c.id not in live or c.message_ref == mine)]
+        busy = [c for c in ours if c.id in live and c.message_ref != mine]
         # a first post, or a tier the request has widened to
-        posts = [c for c in wanted if (c.platform, c.external_id) not in have and (not only or _target(c) == only)]
+        posts = [c for c in wanted if (c.platform, c.external_id) not in have and fits(c)]
 
         async def update(card: PostedCard) -> None:
             copy = dispatch if card.purpose == "dispatch" else partner
             await self.notifiers[card.platform].update(card.channel_id, card.message_ref, copy)
 
         async def post(channel: Channel) -> None:
-            copy = dispatch if channel.purpose == "dispatch" else partner
-            ref = await self.notifiers[channel.platform].post(channel.external_id, copy)
-            await in_background(self.db.run, lambda s: s.add(PostedCard(
-                request_id=request_id, platform=channel.platform, channel_id=channel.external_id, message_ref=ref,
-                purpose=channel.purpose, posted_at=self.clock())))
+            try:
+                card = await in_background(self.db.run, lambda s: self._intend(s, channel, request_id, mine))
+            except IntegrityError:
+                raise Busy(f"{channel.platform} {channel.external_id}: another sender is posting this card") from None
+            await self._post_card(card, dispatch if channel.purpose == "dispatch" else partner, marker, check=False)
 
-        failed = await self._each(updates, update) + await self._each(posts, post)
+        async def adopt(card: PostedCard) -> None:
+            """A post that may have landed without being recorded: look for it before posting again."""
+            if not await in_background(self.db.run, lambda s: _take_over(s, card, mine)):
+                raise Busy(f"{card.platform} {card.channel_id}: taken up by another sender")
+            await self._post_card(card, dispatch if card.purpose == "dispatch" else partner, marker, check=True)
+
+        async def wait(card: PostedCard) -> None:
+            raise Busy(f"{card.platform} {card.channel_id}: another sender is posting this card")
+
+        failed = (await self._each(row, updates, update) + await self._each(row, posts, post)
+                  + await self._each(row, orphans, adopt) + await self._each(row, busy, wait))
         if not only:
             done.add(request_id)
         return failed
+
+    def _intend(self, s: Session, channel: Channel, request_id: int, mine: str) -> PostedCard:
+        """Record the intent to post before posting: a second sender sees it (the unique key refuses
+        its own), and a sender taking this row up after a crash knows to look before posting."""
+        card = PostedCard(request_id=request_id, platform=channel.platform, channel_id=channel.external_id,
+                          message_ref=mine, purpose=channel.purpose, posted_at=self.clock())
+        s.add(card)
+        s.flush()
+        return PostedCard.model_validate(card.model_dump())
+
+    async def _post_card(self, card: PostedCard, copy: Message, marker: Marker, *, check: bool) -> None:
+        ref = await self.notifiers[card.platform].post(card.channel_id, copy, marker=marker, check=check)
+
+        def record(s: Session) -> None:
+            row = s.get(PostedCard, card.id)
+            if row.message_ref != card.message_ref and not row.message_ref.startswith(PENDING):
+                log.warning("card %s in %s was recorded twice", card.request_id, card.channel_id)
+            row.message_ref, row.posted_at = ref, self.clock()
+
+        await in_background(self.db.run, record)
+
+
+def _live(s: Session, pending: str, now) -> bool:
+    """Whether the sender named in a pending card still holds the row it is posting for."""
+    owner, _, row_id = pending.removeprefix(PENDING).rpartition(":")
+    row = s.get(OutboxMessage, int(row_id)) if row_id.isdigit() else None
+    return bool(row and row.status == "sending" and row.lease_owner == owner and row.next_attempt_at > now)
+
+
+def _take_over(s: Session, card: PostedCard, mine: str) -> bool:
+    row = s.get(PostedCard, card.id)
+    if row is None or row.message_ref != card.message_ref:
+        return False  # another sender got there first
+    row.message_ref = card.message_ref = mine
+    return True
+
+
+def _backoff(row: OutboxMessage, give_up: bool = False) -> timedelta:
+    return timedelta(0) if give_up else timedelta(seconds=min(2 ** row.attempts, 300))
+
+
+def _origin(row: OutboxMessage) -> int:
+    """The row first written for this message: retry rows carry its id, for markers and records."""
+    return row.payload.get("_origin", row.id)
+
+
+def _tried_before(row: OutboxMessage) -> bool:
+    """A row leased before (its lease ran out, or a target failed) may have reached a target unrecorded."""
+    return row.attempts > 1 or "_origin" in row.payload
+
+
+def _key(where) -> str:
+    return f"person:{where.id}" if isinstance(where, Person) else f"{where.platform}:{where.external_id}"
 
 
 def _target(where) -> dict:
@@ -236,4 +445,3 @@ def _target(where) -> dict:
     if isinstance(where, PostedCard):
         return {"platform": where.platform, "channel": where.channel_id}
     return {"platform": where.platform, "channel": where.external_id}
-

@@ -3,7 +3,8 @@
 APScheduler's job stores are never shared between schedulers; correctness never depends on there
 being one: every send is keyed in the database, so any number of schedulers (or `surge serve`
 processes running it in-process) send each digest and reminder once. A missed minute is simply
-caught up by the next run, which sends whatever is due and not yet sent.
+caught up by the next run, which sends whatever is due and not yet sent. Each tick also trims
+what is past keeping (`handlers.health.trim`: delivered outbox rows, old replay keys).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.workers import in_background
 from handlers.clock import run_due
+from handlers.health import trim
 from models.types import utcnow
 
 log = logging.getLogger("surge.scheduler")
@@ -33,6 +35,7 @@ class Clock:
         if sent:
             log.info("clock sent %d: %s", len(sent), ", ".join(sent[:10]))
             self.outbox.wake()
+        await in_background(trim, self.core.db, now)
         return sent
 
     def start(self) -> None:

@@ -10,7 +10,7 @@ import logging
 
 from aiohttp import ClientSession, web
 
-from bot.outbox import Outbox
+from bot.outbox import Outbox, failed_count
 from handlers.core import Surge
 
 log = logging.getLogger("surge.server")
@@ -19,11 +19,29 @@ CORE = web.AppKey("core", Surge)
 OUTBOX = web.AppKey("outbox", Outbox)
 SLACK = web.AppKey("slack", object)
 TEAMS = web.AppKey("teams", object)
+PROBE = web.AppKey("probe", dict)
+HEALTH_TIMEOUT = 2.0  # seconds: a database that doesn't answer by then is "unavailable"
 
 
 async def healthz(request: web.Request) -> web.Response:
-    ok = await asyncio.to_thread(request.app[CORE].db.ping)
-    return web.json_response({"status": "ok" if ok else "unavailable"}, status=200 if ok else 503)
+    """200 with the count of outbox rows that failed for good, or 503 within `HEALTH_TIMEOUT` when the
+    database doesn't answer (unreachable, hung, or the outbox table locked)."""
+    try:
+        failed = await asyncio.wait_for(asyncio.shield(_probe(request.app)), HEALTH_TIMEOUT)
+    except Exception:  # noqa: BLE001 - any failure, or no answer in time, means "unavailable"
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok", "outbox_failed": failed})
+
+
+def _probe(app: web.Application) -> asyncio.Future:
+    """One probe of the database at a time: a hung one is shared by every /healthz waiting on it,
+    rather than each stacking another blocked thread."""
+    probe = app[PROBE]
+    if probe.get("task") is None or probe["task"].done():
+        task = asyncio.ensure_future(asyncio.to_thread(app[CORE].db.quick, failed_count))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even if nobody waited
+        probe["task"] = task
+    return probe["task"]
 
 
 async def slack_events(request: web.Request) -> web.Response:
@@ -67,6 +85,7 @@ async def _shared_http(app: web.Application):
 def build_server(core: Surge, *, outbox: Outbox | None = None, slack_app=None, teams=None) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[CORE] = core
+    app[PROBE] = {}
     app.router.add_get("/healthz", healthz)
     if slack_app is not None:
         app[SLACK] = slack_app

@@ -19,8 +19,8 @@ from sqlmodel import Session
 from handlers.common import not_on_roster
 from handlers.errors import NotOnRoster, SurgeError, to_reply
 from handlers.registry import REGISTRY, parse, spec_for
-from handlers.types import Action, Actor, Context, Identity, Reply
-from models.db import Database
+from handlers.types import Action, Actor, Context, Identity, Reply, Tone
+from models.db import Database, unreachable
 from models.tables import Org, OrgKind, OutboxMessage, Person, ProcessedInteraction, Role
 from models.types import utcnow
 
@@ -40,6 +40,7 @@ _RESOLVE_BY = {  # the speaker's person and org, by platform id (or, in the cons
 }
 # One statement for all of a reply's outbox rows (RETURNING makes SQLAlchemy batch them as one INSERT).
 _OUTBOX_INSERT = insert(_outbox).returning(_outbox.c.id)
+NO_DATABASE = "Surge can't reach its database right now, try again in a minute."
 
 
 class Surge:
@@ -113,6 +114,9 @@ class Surge:
                         return Reply.model_validate(done.reply)
             return to_reply(RuntimeError("integrity error"))
         except Exception as exc:  # noqa: BLE001 - every failure becomes an answer
+            if unreachable(exc):  # not a bug: the database didn't answer (down, hung, timed out)
+                log.warning("database unavailable for `%s`: %s", spec.name, type(exc).__name__)
+                return Reply(text=NO_DATABASE, tone=Tone.ERROR, ok=False)
             return to_reply(exc)
 
     def first_time(self, key: str) -> bool:

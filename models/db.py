@@ -1,12 +1,20 @@
 """The engine and units of work, on SQLite or PostgreSQL.
 
 SQLite: WAL, a busy timeout and `BEGIN IMMEDIATE`, so writers queue instead of failing, in one or
-many processes; pages are read through a memory map. PostgreSQL: row locks (`SELECT … FOR UPDATE`) on the request being changed, and a
-pool that checks connections before use (a restarted server is reconnected).
+many processes; pages are read through a memory map. PostgreSQL: row locks (`SELECT … FOR UPDATE`)
+on the request being changed, and a pool that checks connections before use (a restarted server is
+reconnected).
+
+A database that stops answering never hangs Surge: connecting gives up after `CONNECT_TIMEOUT`,
+TCP keepalives find a dead peer, every statement is cancelled by the server after
+`STATEMENT_TIMEOUT`, and waiting for a pooled connection ends after `POOL_TIMEOUT`; all of them
+raise `OperationalError` / `TimeoutError`, which the core answers with "can't reach its database".
+Errors never carry statement parameters (`hide_parameters`): they may hold a customer's name.
 """
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +24,19 @@ from pathlib import Path
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POOL_SIZE, POOL_OVERFLOW = 10, 20
+CONNECT_TIMEOUT = 3  # seconds to open a connection (PostgreSQL)
+STATEMENT_TIMEOUT_MS = 10_000  # the server cancels a statement running (or waiting on a lock) longer
+QUICK_TIMEOUT_MS = 1_500  # for `quick` reads: /healthz answers within 2 s
+POOL_TIMEOUT = 5  # seconds to wait for a pooled connection
+SQLITE_BUSY_SECONDS = 30  # a writer waits this long for another process's write lock
+MIGRATION_LOCK = 0x5375726765  # pg_advisory_lock key: one `surge` process migrates at a time
 SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: pages are the OS page cache's, shared
 
 
@@ -40,6 +55,19 @@ def _is_retryable(exc: DBAPIError) -> bool:
         return True
     msg = str(exc.orig).lower()
     return "database is locked" in msg or isinstance(exc, OperationalError) and exc.connection_invalidated
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether an error means the database didn't answer: can't connect, connection lost, a timeout
+    (connect, pool, statement, lock), or SQLite busy. Not a bug in a statement (a missing table)."""
+    if isinstance(exc, (PoolTimeout, TimeoutError)):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc.orig, sqlite3.Error):
+        msg = str(exc.orig).lower()
+        return any(word in msg for word in ("locked", "busy", "unable to open", "disk i/o"))
+    return True  # PostgreSQL's OperationalError: connection, timeout and cancellation failures
 
 
 class Database:
@@ -117,11 +145,36 @@ class Database:
         except Exception:  # noqa: BLE001 - any failure means "not answering"
             return False
 
+    def quick(self, work):
+        """`work(session)` read-only, once, cancelled by PostgreSQL after `QUICK_TIMEOUT_MS` (e.g. behind
+        a lock): for a health check, which must answer promptly rather than wait."""
+        with self.reading() as session:
+            if not self.is_sqlite:
+                session.execute(text(f"SET LOCAL statement_timeout = {QUICK_TIMEOUT_MS}"))
+            return work(session)
+
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration (Alembic)."""
+        """Bring the schema to the newest migration (Alembic). On PostgreSQL, under an advisory lock:
+        several `surge` processes starting at once migrate one after the other (the later ones find
+        nothing to do), on one connection without a statement timeout (an index may take a while)."""
         from alembic import command
 
-        command.upgrade(alembic_config(self), "head")
+        cfg = alembic_config(self)
+        if self.is_sqlite:
+            command.upgrade(cfg, "head")
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("SET statement_timeout = 0"))
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            finally:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                conn.execute(text("RESET statement_timeout"))
+                conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -138,31 +191,62 @@ def alembic_config(db: Database):
 
 
 def _make_engine(url: str, *, echo: bool) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
-        )
+    engine = _sqlite_engine(url, echo=echo) if url.startswith("sqlite") else _pg_engine(url, echo=echo)
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
-            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            if ":memory:" not in url:
-                cur.execute("PRAGMA journal_mode=WAL")
-                # Read pages through a shared memory map rather than a read() per page into each
-                # connection's own 2 MB cache: the digest's aggregates visit far more pages than
-                # that cache holds, and their time then grew faster than the data.
-                cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-            cur.close()
+    @event.listens_for(engine, "handle_error")
+    def _no_values_in_errors(ctx) -> None:
+        """PostgreSQL's DETAIL quotes the values behind a violated constraint ("Key (name)=(Acme
+        Dental) already exists"): drop it, as `hide_parameters` drops the statement's parameters."""
+        diag = getattr(ctx.original_exception, "diag", None)
+        detail = getattr(diag, "message_detail", None)
+        if not detail:
+            return
+        ctx.original_exception.args = (diag.message_primary or "",)
+        wrapped = ctx.sqlalchemy_exception
+        if wrapped is not None and wrapped.args:
+            wrapped.args = (str(wrapped.args[0]).replace(f"\nDETAIL:  {detail}", ""), *wrapped.args[1:])
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):
-            # One writer at a time, decided at BEGIN: no lock upgrades that fail halfway. A read-only
-            # unit of work (Database.reading) begins DEFERRED: WAL lets it read beside the writer.
-            conn.exec_driver_sql("BEGIN" if getattr(_mode, "read_only", False) else "BEGIN IMMEDIATE")
+    return engine
 
-        return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+
+def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+    engine = create_engine(
+        url, echo=echo, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+        pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT, hide_parameters=True,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+        if ":memory:" not in url:
+            cur.execute("PRAGMA journal_mode=WAL")
+            # Read pages through a shared memory map rather than a read() per page into each
+            # connection's own 2 MB cache: the digest's aggregates visit far more pages than
+            # that cache holds, and their time then grew faster than the data.
+            cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn):
+        # One writer at a time, decided at BEGIN: no lock upgrades that fail halfway. A read-only
+        # unit of work (Database.reading) begins DEFERRED: WAL lets it read beside the writer.
+        conn.exec_driver_sql("BEGIN" if getattr(_mode, "read_only", False) else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _pg_engine(url: str, *, echo: bool) -> Engine:
+    return create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT,
+        hide_parameters=True,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            # a peer that vanished (no FIN: a dead host, a cut network) is noticed in about a minute
+            "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+            "tcp_user_timeout": 30_000,  # ms: unacknowledged writes give up too
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        },
+    )

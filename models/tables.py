@@ -281,10 +281,24 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
     kind: str = Field(max_length=16)  # message | card
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16, index=True)  # pending | sent | failed
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | sending | sent | failed
     attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))  # or a lease's end
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    lease_owner: str | None = Field(default=None, max_length=80)  # the sender holding a `sending` row
+
+
+class OutboxDelivery(SQLModel, table=True):
+    """One target an outbox message already reached, written right after the send: a row taken up
+    again after a crash skips it. `origin_id` is the row first written (retry rows carry it)."""
+
+    __tablename__ = "outbox_delivery"
+    __table_args__ = (UniqueConstraint("origin_id", "target"),)
+    id: int | None = Field(default=None, primary_key=True)
+    origin_id: int = Field(index=True)
+    target: str = Field(max_length=300)  # "slack:C0123" or "person:12"
+    ref: str = Field(default="", max_length=200)  # the platform's message reference
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(False, index=True))
 
 
 class PostedCard(SQLModel, table=True):
@@ -296,7 +310,8 @@ class PostedCard(SQLModel, table=True):
     request_id: int = Field(foreign_key="surge_request.id", index=True)
     platform: str = Field(max_length=16)
     channel_id: str = Field(max_length=200)
-    message_ref: str = Field(max_length=200)  # Slack ts / Teams activity id
+    # Slack ts / Teams activity id; "pending:<sender>:<outbox id>" while that sender is posting it
+    message_ref: str = Field(max_length=200)
     purpose: str = Field(max_length=16)
     posted_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
 
@@ -306,7 +321,7 @@ class ProcessedInteraction(SQLModel, table=True):
 
     __tablename__ = "processed_interaction"
     key: str = Field(primary_key=True, max_length=200)
-    at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(False, index=True))
     reply: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

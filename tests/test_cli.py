@@ -71,7 +71,7 @@ def test_serve_migrates_loads_roster_and_answers_healthz(tmp_path):
                     break
             except OSError:
                 time.sleep(0.1)
-        assert body == (200, {"status": "ok"})
+        assert body == (200, {"status": "ok", "outbox_failed": 0})
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)

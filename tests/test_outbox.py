@@ -25,7 +25,7 @@ class Platform:
         if where in self.down:
             raise ConnectionError(f"{where} unreachable")
 
-    async def post(self, channel_id: str, message: Message) -> str:
+    async def post(self, channel_id: str, message: Message, **_marker) -> str:
         self._check(channel_id)
         with self.lock:
             self.got.append(("post", channel_id, f"{message.title}\n{message.text}"))
@@ -36,10 +36,11 @@ class Platform:
         with self.lock:
             self.got.append(("update", channel_id, message.text))
 
-    async def direct(self, person: Person, message: Message) -> None:
+    async def direct(self, person: Person, message: Message, **_marker) -> str:
         self._check(person.slack_id or "")
         with self.lock:
             self.got.append(("dm", person.name, message.text))
+            return f"dm{len(self.got)}"
 
     def reaches(self, person: Person) -> bool:
         return bool(person.slack_id)
@@ -86,7 +87,7 @@ def test_card_updates_coalesce_to_the_newest_state(ready, clock):
 
 def test_two_senders_never_deliver_the_same_row_twice(ready, clock):
     for i in range(6):
-        ready.ok("Dana Dispatch", f'request "Job {i}" units=5 deadline=2027-03-10')
+        ready.ok("Dana Dispatch", f'request "Job {i}" units=5 deadline=2027-03-10 pay=35 bill=60 town=Hicksville')
     slack = Platform("slack")
     senders = [Outbox(ready.core.db, [slack], clock=clock) for _ in range(3)]
     threads = [threading.Thread(target=drain, args=(o,)) for o in senders]
@@ -112,26 +113,31 @@ def test_an_expired_lease_is_delivered_again_after_a_crash(ready, clock):
 
 def test_a_direct_message_does_not_wait_behind_a_slow_card_fan_out(ready, clock):
     class SlowChannels(Platform):
-        """Posting a request card takes a while (a big fan-out, or 429s); other messages are quick."""
+        """Posting a request card takes a while (a big fan-out, or 429s): it waits at a gate."""
 
-        async def post(self, channel_id: str, message: Message) -> str:
+        def __init__(self, name: str):
+            super().__init__(name)
+            self.gate, self.card_started = asyncio.Event(), asyncio.Event()
+
+        async def post(self, channel_id: str, message: Message, **marker) -> str:
             if "SR-1" in f"{message.title} {message.text}":
-                await asyncio.sleep(1.5)
-            return await super().post(channel_id, message)
+                self.card_started.set()
+                await self.gate.wait()
+            return await super().post(channel_id, message, **marker)
 
     slack = SlowChannels("slack")
     outbox = Outbox(ready.core.db, [slack], clock=clock)
 
     async def scenario() -> list[tuple[str, str, str]]:
         sender = asyncio.create_task(outbox.run_forever(idle=0.05))
-        await asyncio.sleep(0.2)  # SR-1's card fan-out is under way
+        await asyncio.wait_for(slack.card_started.wait(), 10)  # SR-1's card fan-out is under way
         await asyncio.to_thread(ready.ok, "Tom Tech", "claim SR-1 2")
         outbox.wake()
-        for _ in range(40):  # the claimant's job details arrive while the cards are still posting
-            if any(kind == "dm" for kind, _, _ in slack.got):
-                break
-            await asyncio.sleep(0.025)
+        async with asyncio.timeout(10):  # the claimant's job details arrive while the cards still wait
+            while not any(kind == "dm" for kind, _, _ in slack.got):
+                await asyncio.sleep(0.01)
         seen = list(slack.got)
+        slack.gate.set()
         outbox.stop()
         await asyncio.wait_for(sender, 10)
         return seen

@@ -104,7 +104,9 @@ class TeamsNotifier:
 
     # -- the Notifier protocol ----------------------------------------------------------------
 
-    async def post(self, channel_id: str, message: Message) -> str:
+    async def post(self, channel_id: str, message: Message, *, marker=None, check: bool = False) -> str:
+        """Teams keeps no history a bot can read: `marker` and `check` are not used, and the outbox
+        records each send's activity id as soon as it returns."""
         row = await in_background(references.for_channel, self.db, channel_id)
         if row is None:
             raise NotReachable(f"Teams channel {channel_id} has never spoken to Surge, so Surge can't post there yet: "
@@ -122,19 +124,18 @@ class TeamsNotifier:
 
         await self._in(row, work)
 
-    async def direct(self, person: Person, message: Message) -> None:
+    async def direct(self, person: Person, message: Message, *, marker=None, check: bool = False) -> str | None:
         row = await in_background(references.for_person, self.db, person)
         if row is not None:
-            await self._send(row, message)
-            return
-        await self.open_chat(person, message)
+            return await self._send(row, message)
+        return await self.open_chat(person, message)
 
     def reaches(self, person: Person) -> bool:
         return bool(person.teams_id)
 
     # -- a first DM -----------------------------------------------------------------------------
 
-    async def open_chat(self, person: Person, message: Message) -> None:
+    async def open_chat(self, person: Person, message: Message) -> str | None:
         """Open a one-to-one chat with someone who never wrote to the bot, and remember it."""
         base = await in_background(references.any_address, self.db)
         if base is None:
@@ -157,7 +158,8 @@ class TeamsNotifier:
                     seen = dataclasses.replace(seen, kind="personal", user_id=person.teams_id)
                     await in_background(references.remember, self.db, seen)
                 await self._pace(tc.activity.conversation.id)
-                await with_retries(lambda: tc.send_activity(activity), what="first DM", base=self.retry_base)
+                sent = await with_retries(lambda: tc.send_activity(activity), what="first DM", base=self.retry_base)
+                outcome["value"] = sent.id if sent else None
             except Exception as exc:  # noqa: BLE001 - re-raised below
                 outcome["error"] = exc
 
@@ -166,3 +168,4 @@ class TeamsNotifier:
             what="create conversation", base=self.retry_base)
         if "error" in outcome:
             raise outcome["error"]
+        return outcome.get("value")

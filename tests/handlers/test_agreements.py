@@ -114,7 +114,7 @@ def test_an_unexpected_error_gives_an_id_never_a_traceback(tmp_path, caplog):
     from handlers.core import Surge
     from models.db import Database
 
-    down = Surge(Database("postgresql+psycopg://postgres@127.0.0.1:9/unreachable?connect_timeout=1"))
+    down = Surge(Database(f"sqlite:///{tmp_path / 'empty.db'}"))  # no tables: an error nobody planned for
     reply = down.handle_text(Identity(platform="slack", user_id="U0TOM"), "list")
     assert not reply.ok and "Something went wrong" in reply.text
     error_id = reply.text.rsplit("id: ", 1)[1].rstrip(".")

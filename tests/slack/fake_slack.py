@@ -1,8 +1,10 @@
 """A local fake of the Slack Web API (and of `response_url`s) that records what the bot sent.
 
 It answers like Slack: `auth.test`, `chat.postMessage` (with a `ts`), `chat.update`,
-`chat.postEphemeral`, `views.open`, `views.publish`, `files.*`. Failures can be scripted per
-method (`fail(method, 429, 500…)`), and it can enforce Slack's ~1 message per second per channel.
+`chat.postEphemeral`, `views.open`, `views.publish`, `files.*`, and `conversations.history` (newest
+first, with each message's `metadata` when `include_all_metadata` is set). Failures can be scripted
+per method (`fail(method, 429, 500…)`), a call can be intercepted after Slack has taken it but before
+the caller hears back (`on(method, fn)`), and it can enforce Slack's ~1 message per second per channel.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -31,6 +34,8 @@ class FakeSlack:
         self._stalls: dict[str, list[float]] = defaultdict(list)
         self.per_channel_interval = per_channel_interval
         self._last_post: dict[str, float] = {}
+        self.history: dict[str, list[dict]] = defaultdict(list)  # channel → messages, oldest first
+        self._hooks: dict[str, Callable[[dict], None]] = {}
         self.server = ServerThread(self._app)
 
     # -- scripting ---------------------------------------------------------------------------
@@ -44,6 +49,16 @@ class FakeSlack:
         """The next calls of `method` answer these HTTP statuses, in order."""
         with self.lock:
             self._failures[method].extend(statuses)
+
+    def on(self, method: str, fn: Callable[[dict], None]) -> None:
+        """Call `fn(body)` on each call of `method` once Slack has taken it, before answering (`fn`
+        runs on the fake's own loop and may block: the caller hears nothing until it returns)."""
+        self._hooks[method] = fn
+
+    def posts_in(self, channel: str) -> list[dict]:
+        """The messages a channel (or a person's DM, by user id) holds."""
+        with self.lock:
+            return list(self.history[_conversation(channel)])
 
     @property
     def api_url(self) -> str:
@@ -75,6 +90,7 @@ class FakeSlack:
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_post("/upload", self._upload)
         app.router.add_get("/socket", self._socket)
@@ -128,7 +144,10 @@ class FakeSlack:
             if too_soon:
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
         self._record(method, body, request.headers)
-        return web.json_response(self._answer(method, body))
+        answer = self._answer(method, body)
+        if method in self._hooks:
+            self._hooks[method](body)
+        return web.json_response(answer)
 
     def _answer(self, method: str, body: dict) -> dict:
         if method == "auth.test":
@@ -136,7 +155,19 @@ class FakeSlack:
                     "team_id": "T0SURGE", "user_id": BOT_USER, "bot_id": "B0SURGE"}
         if method in ("chat.postMessage", "chat.update"):
             ts = body.get("ts") or f"{1700000000 + next(self._ts)}.000100"
+            if method == "chat.postMessage":
+                with self.lock:
+                    self.history[_conversation(body.get("channel", ""))].append(
+                        {"type": "message", "ts": ts, "text": body.get("text"), "bot_id": "B0SURGE",
+                         **({"metadata": body["metadata"]} if body.get("metadata") else {})})
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": {"text": body.get("text")}}
+        if method == "conversations.history":
+            with self.lock:
+                held = list(reversed(self.history[_conversation(body.get("channel", ""))]))
+            shown = held[: int(body.get("limit") or 100)]
+            if str(body.get("include_all_metadata")).lower() not in ("1", "true"):
+                shown = [{k: v for k, v in m.items() if k != "metadata"} for m in shown]
+            return {"ok": True, "messages": shown, "has_more": len(held) > len(shown)}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
         if method in ("views.open", "views.publish", "views.update"):
@@ -150,6 +181,11 @@ class FakeSlack:
         if method == "files.getUploadURLExternal":
             return {"ok": True, "upload_url": f"{self.server.url}/upload", "file_id": f"F{next(self._ts)}"}
         return {"ok": True}
+
+
+def _conversation(channel: str) -> str:
+    """Posting to a user id lands in the DM with them (`conversations.open` answers D + the id)."""
+    return "D" + channel.removeprefix("U") if channel.startswith("U") else channel
 
 
 def _files(body: dict) -> list[dict]:
