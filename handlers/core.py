@@ -29,7 +29,8 @@ log = logging.getLogger("surge.core")
 _person, _org, _outbox = Person.__table__, Org.__table__, OutboxMessage.__table__
 _RESOLVE = (
     sa_select(_person.c.id, _person.c.name, _person.c.org_id, _person.c.roles, _person.c.timezone,
-              _org.c.name.label("org_name"), _org.c.kind.label("org_kind"), _org.c.timezone.label("org_timezone"))
+              _org.c.name.label("org_name"), _org.c.kind.label("org_kind"), _org.c.timezone.label("org_timezone"),
+              _org.c.tier.label("org_tier"))
     .join_from(_person, _org, _org.c.id == _person.c.org_id)
 )
 _USER = bindparam("user", type_=String)
@@ -70,6 +71,7 @@ class Surge:
             after.text = f"{reply.text}\n\n{after.text}"
             after.messages = reply.messages + after.messages
             after.cards = reply.cards + [c for c in after.cards if c not in reply.cards]
+            after.private = after.private or reply.private
             return after
         return reply
 
@@ -150,7 +152,7 @@ class Surge:
             return Actor(identity=identity, timezone=self.home_timezone)
         return Actor(
             identity=identity, person_id=row.id, name=row.name, org_id=row.org_id, org_name=row.org_name,
-            is_home=row.org_kind == OrgKind.HOME, roles=frozenset(row.roles),
+            is_home=row.org_kind == OrgKind.HOME, tier=row.org_tier, roles=frozenset(row.roles),
             timezone=row.timezone or row.org_timezone or self.home_timezone,
         )
 
