@@ -28,14 +28,13 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.notifier import Marker, Notifier
 from bot.workers import in_background
 from handlers.types import Audience, CardChange, Message
 from handlers.views import request_cards
@@ -50,48 +49,7 @@ HEARTBEAT = 5.0  # seconds between lease renewals (well inside LEASE)
 BATCH = 10  # rows leased at a time
 MAX_ATTEMPTS = 8
 LANES = (("message",), ("card",))  # delivered side by side; rows of one lane in order
-EVENT_TYPE = "surge_outbox"  # Slack message metadata on everything the outbox posts
 PENDING = "pending:"
-
-
-@dataclass(frozen=True)
-class Marker:
-    """What a post carries so a sender can recognise it later: its outbox row (the first one
-    written, for a retry row) and, for a request card, the request (any card of it will do)."""
-
-    outbox_id: int
-    request_id: int | None = None
-    card: bool = False
-
-    def payload(self) -> dict:
-        return {"outbox_id": self.outbox_id, "request_id": self.request_id, "kind": "card" if self.card else "message"}
-
-    def matches(self, payload: dict) -> bool:
-        if self.card:
-            return payload.get("kind") == "card" and payload.get("request_id") == self.request_id
-        return payload.get("outbox_id") == self.outbox_id
-
-
-class Notifier(Protocol):
-    """One chat platform's way out. Every method raises on failure (the target is retried).
-    With `check`, a platform that can look back (Slack) first looks for a post carrying `marker`
-    and returns its reference instead of posting again."""
-
-    platform: str
-
-    async def post(self, channel_id: str, message: Message, *, marker: Marker | None = None,
-                   check: bool = False) -> str:
-        """Post to a channel; returns the platform's message reference (for later updates)."""
-
-    async def update(self, channel_id: str, message_ref: str, message: Message) -> None:
-        """Replace a posted message in place."""
-
-    async def direct(self, person: Person, message: Message, *, marker: Marker | None = None,
-                     check: bool = False) -> str | None:
-        """Send a direct message to a person; returns the message's reference when known."""
-
-    def reaches(self, person: Person) -> bool:
-        """Whether this platform knows the person."""
 
 
 class Busy(RuntimeError):

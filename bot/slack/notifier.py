@@ -14,7 +14,7 @@ import time
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.outbox import EVENT_TYPE, Marker
+from bot.notifier import EVENT_TYPE, Marker
 from bot.slack import blocks
 from handlers.types import Message
 from models.tables import Person
