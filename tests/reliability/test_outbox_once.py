@@ -197,3 +197,43 @@ def _recorded(db) -> int:
 
     with db.session() as s:
         return len(s.exec(select(OutboxDelivery)).all())
+
+
+def test_surge_serve_sigkilled_after_slack_took_a_card_posts_it_once_after_restart(db_url, fake_slack, tmp_path):
+    """As deployed: the process is SIGKILLed while Slack holds its card post, before it hears back."""
+    import signal
+
+    from models.db import Database
+    from tests.harness import wait_for
+    from tests.reliability.conftest import command, start_serve
+
+    serve = start_serve(db_url, fake_slack, tmp_path)
+    answered, killed = threading.Event(), threading.Event()
+
+    def sigkill(body: dict) -> None:
+        if "Kill card" in str(body.get("text")) and not killed.is_set():
+            answered.wait(30)  # the dispatcher has had the answer; the card is in Slack's hands
+            serve.proc.send_signal(signal.SIGKILL)
+            serve.proc.wait(10)
+            killed.set()
+
+    fake_slack.on("chat.postMessage", sigkill)
+    status, answer = command(serve.url, "U0DANA", 'request "Kill card" units=5 deadline=2030-03-10 pay=35 town=Hicksville')
+    assert status == 200 and "Posted" in answer["text"]
+    answered.set()
+    assert killed.wait(30)
+    again = start_serve(db_url, fake_slack, tmp_path, name="restarted")
+    db = Database(db_url)
+    try:
+        def settled() -> bool:  # every row delivered and every card recorded, once the dead lease ran out
+            with db.session() as s:
+                busy = [r for r in s.exec(select(OutboxMessage)).all() if r.status in ("pending", "sending")]
+                cards = s.exec(select(PostedCard)).all()
+            return not busy and len(cards) == 2 and not [c for c in cards if c.message_ref.startswith("pending:")]
+
+        wait_for(settled, timeout=90, what="the restarted server to finish the dead one's rows")
+    finally:
+        again.stop()
+        db.dispose()
+    for channel in ("C0PARTNERS", "C0DISPATCH"):
+        assert len([m for m in fake_slack.posts_in(channel) if "Kill card" in m["text"]]) == 1, channel
