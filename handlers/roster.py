@@ -263,6 +263,7 @@ class _Apply:
             orgs[p.name.lower()] = self.upsert(Org, [func.lower(Org.name) == p.name.lower()], values,
                                                f"partner {p.name}", on_create={"status": p.status})
         self._check_identities(r)
+        self._release_moved_identities(r)
         for p in r.people:
             values = {"name": p.name, "org_id": orgs[p.org.lower()].id, "roles": [str(x) for x in p.roles],
                       "slack_id": p.slack, "teams_id": p.teams, "timezone": p.timezone}
@@ -280,17 +281,40 @@ class _Apply:
         return self.changes
 
     def _check_identities(self, r: RosterIn) -> None:
+        """A chat id may move from one person to another in one load (the file names both), but not
+        to someone while a person the file does not list still holds it."""
+        listed = {p.name.lower(): p for p in r.people}
         errors = []
         for i, p in enumerate(r.people):
             for key, column, value in (("slack", Person.slack_id, p.slack), ("teams", Person.teams_id, p.teams)):
                 if value is None:
                     continue
                 other = self.s.exec(select(Person).where(column == value)).first()
-                if other and other.name.lower() != p.name.lower():
+                if other is None or other.name.lower() == p.name.lower():
+                    continue
+                moved = listed.get(other.name.lower())
+                if moved is None or getattr(moved, key) == value:
                     errors.append(f"{self.where(('people', i, key))}: {key} {value!r} of {p.name} "
                                   f"already belongs to {other.name}")
         if errors:
             raise RosterError(errors)
+
+    def _release_moved_identities(self, r: RosterIn) -> None:
+        """Clear the chat ids that change hands in this load first, so that a swap never meets itself."""
+        listed = {p.name.lower(): p for p in r.people}
+        cleared = False
+        for p in r.people:
+            for key, column in (("slack", Person.slack_id), ("teams", Person.teams_id)):
+                value = getattr(p, key)
+                holder = self.s.exec(select(Person).where(column == value)).first() if value else None
+                if holder is None or holder.name.lower() == p.name.lower():
+                    continue
+                setattr(holder, f"{key}_id", None)
+                cleared = True
+                if getattr(listed[holder.name.lower()], key) is None:  # upsert will see no change to report
+                    self.note(f"updated person {holder.name}: {key}_id")
+        if cleared:
+            self.s.flush()
 
     def _agreement(self, a: AgreementIn) -> AgreementVersion:
         digest = text_hash(a.text)

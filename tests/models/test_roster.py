@@ -178,6 +178,22 @@ def test_a_chat_id_taken_by_someone_already_loaded_is_refused_with_nothing_appli
     assert snapshot(roster_db) == before  # Fabrikam's new skill, applied before the check, was rolled back
 
 
+def test_chat_ids_may_change_hands_in_one_load(roster_db):
+    """Tom's Slack id was Dana's all along: one file gives Tom a new id and Dana his old one."""
+    text = edit(edit(EXAMPLE, "slack: U0TOM", "slack: U0TOM2"), "slack: U0DANA", "slack: U0TOM")
+    changes = load_roster(roster_db, text, now=NOW)
+    assert "updated person Tom Tech: slack_id" in changes and "updated person Dana Dispatch: slack_id" in changes
+    assert one(roster_db, Person, Person.name == "Tom Tech").slack_id == "U0TOM2"
+    assert one(roster_db, Person, Person.name == "Dana Dispatch").slack_id == "U0TOM"
+    slack = Surge(roster_db, home_timezone="America/New_York", clock=lambda: NOW)
+    assert slack.handle_text(Identity(platform="slack", user_id="U0TOM"), "list").ok  # U0TOM is Dana now
+    assert "Dana" in slack.handle_text(Identity(platform="slack", user_id="U0TOM"), "help").text
+    swapped = edit(edit(text, "slack: U0TOM2", "slack: U0DANA"), "slack: U0TOM\n", "slack: U0TOM2\n")
+    load_roster(roster_db, swapped, now=NOW)  # and a straight swap of two ids
+    assert one(roster_db, Person, Person.name == "Tom Tech").slack_id == "U0DANA"
+    assert one(roster_db, Person, Person.name == "Dana Dispatch").slack_id == "U0TOM2"
+
+
 def test_changing_the_agreement_text_under_the_same_version_is_refused(roster_db):
     before = snapshot(roster_db)
     text = edit(edit(EXAMPLE, "nor hire or solicit", "nor hire"), *TOM_ROLES)
