@@ -77,6 +77,8 @@ class Surge:
 
     def handle(self, identity: Identity, cmd: BaseModel, *, key: str | None = None) -> Reply:
         spec = spec_for(type(cmd))
+        if spec.reads_only:
+            key = None  # a replayed look changes nothing: it reads beside the writer and keeps no key
 
         def work(session: Session) -> Reply:
             record = None
