@@ -3,6 +3,7 @@ the example roster, a controllable clock, and `chat`, which talks to the core li
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -35,26 +36,35 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_migrated() -> str:
-    """A database of this test run's own, beside TEST_DATABASE_URL's, so parallel runs don't collide."""
+@contextlib.contextmanager
+def scratch_pg(prefix: str):
+    """An empty PostgreSQL database of this test run's own, beside TEST_DATABASE_URL's (so parallel
+    runs don't collide), dropped afterwards; yields its URL."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     base = make_url(PG_URL)
-    name = f"surge_test_{os.getpid()}"
+    name = f"{prefix}_{os.getpid()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    db.upgrade()
-    db.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> str:
+    """The migrated PostgreSQL database of this test run."""
+    with scratch_pg("surge_test") as url:
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

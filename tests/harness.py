@@ -22,10 +22,13 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """An aiohttp application served on 127.0.0.1 from a background thread."""
+    """An aiohttp application served from a background thread: on 127.0.0.1, or on `bind` (e.g.
+    0.0.0.0, as `surge serve --host 0.0.0.0` runs) and reached at `address`."""
 
-    def __init__(self, make_app: Callable[[], web.Application]):
+    def __init__(self, make_app: Callable[[], web.Application], *, bind: str = "127.0.0.1",
+                 address: str = "127.0.0.1"):
         self.make_app = make_app
+        self.bind, self.address = bind, address
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -34,7 +37,7 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -43,7 +46,7 @@ class ServerThread:
             # in-flight handlers get a few seconds at shutdown (aiohttp's default is 60 s)
             self._runner = web.AppRunner(self.make_app(), shutdown_timeout=5)
             await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+            await web.TCPSite(self._runner, self.bind, self.port).start()
 
         self.loop.run_until_complete(start())
         self._ready.set()

@@ -2,21 +2,19 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401 - every table on the metadata
 from models.db import Database
 from models.tables import Org
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, scratch_pg
 
 CUSTOMER = "Acme Dental, Ann Lee 516-555-0101"
 
@@ -51,16 +49,8 @@ def fresh_pg():
     """An empty PostgreSQL database of this test's own."""
     if not PG_URL:
         pytest.skip("set TEST_DATABASE_URL to run this on PostgreSQL")
-    base = make_url(PG_URL)
-    name = f"surge_fresh_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_pg("surge_fresh") as url:
+        yield url
 
 
 def test_three_processes_starting_at_once_migrate_once(fresh_pg):

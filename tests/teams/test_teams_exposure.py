@@ -2,7 +2,6 @@
 to them), or reach a server in emulator mode from another machine (`surge serve` listens on loopback)."""
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import socket
@@ -107,30 +106,6 @@ def outward_address() -> str | None:
     return None if ipaddress.ip_address(address).is_loopback else address
 
 
-class EverywhereServer(ServerThread):
-    """Surge as `surge serve --host 0.0.0.0` runs it, reached from this machine's network address."""
-
-    def __init__(self, make_app, address: str):
-        super().__init__(make_app)
-        self.address = address
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}:{self.port}"
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def start():
-            self._runner = web.AppRunner(self.make_app(), shutdown_timeout=5)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "0.0.0.0", self.port).start()
-
-        self.loop.run_until_complete(start())
-        self._ready.set()
-        self.loop.run_forever()
-
-
 def test_in_emulator_mode_an_activity_from_another_machine_stores_no_address(db_url, clock, connector):
     address = outward_address()
     if address is None:
@@ -138,7 +113,8 @@ def test_in_emulator_mode_an_activity_from_another_machine_stores_no_address(db_
     stack = compose(Settings(_env_file=None, database_url=db_url, surge_timezone="America/New_York"))
     stack.core.clock = clock
     load_roster(stack.core.db, teams_roster(), now=clock())
-    server = EverywhereServer(lambda: build_server(stack.core, outbox=stack.outbox, teams=stack.teams), address).start()
+    server = ServerThread(lambda: build_server(stack.core, outbox=stack.outbox, teams=stack.teams),
+                          bind="0.0.0.0", address=address).start()
     try:
         remote = Teams(server.url, connector)
         remote.install(channel=DISPATCH)  # Dana's id, but nothing proves it is Dana
