@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from handlers.common import (
     AUDIT_INSERT, audit, audit_row, cached_current_guidelines, claim_waiting, get_request, guidelines_of, is_closed,
-    live_claim, names_with_role, plural, refresh_status, session, when,
+    live_claim, names_with_role, plural, reader_zone, refresh_status, session, when,
 )
 from handlers.contracts import ack_of, current_agreement, current_guidelines, valid_signature
 from handlers.errors import Conflict, Forbidden, GateClosed, NotFound
@@ -381,5 +381,5 @@ def approve(cmd: ApproveClaim, ctx: Context) -> Reply:
     c.status, c.approved_at = ClaimStatus.ACTIVE, ctx.now
     audit(ctx, "claim.approved", claim=c, units=c.units)
     return Reply(text=f"Approved {person.name}'s {plural(c.units, 'unit')} of {req.ref}.", tone=Tone.SUCCESS) \
-        .card(req.id).tell(job_details(req, c, current_guidelines(s), person.timezone or ctx.home_timezone))
+        .card(req.id).tell(job_details(req, c, current_guidelines(s), reader_zone(s, person, ctx.home_timezone)))
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from handlers.common import plural, when
+from handlers.common import home_zone, plural, reader_zone, when
 from handlers.contracts import current_agreement
 from handlers.core import enqueue
 from handlers.digest import SharedFigures, digest_for, manager_zone
@@ -47,6 +47,7 @@ class Due:
 def run_due(db: Database, now: datetime, *, home_timezone: str = "UTC") -> list[str]:
     """Send everything due at `now`; returns the keys of what this call sent."""
     sent: list[str] = []
+    home_timezone = db.read(lambda s: home_zone(s, home_timezone))
     for finder in (digests, unclaimed_units, not_started, expiring_agreements, waiting_verification):
         for due in db.run(lambda s, f=finder: list(f(s, now, home_timezone))):
             if _send_once(db, due, now):
@@ -149,7 +150,7 @@ def not_started(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
         def build(session: Session, cid=claim.id) -> Reply:
             c = session.get(Claim, cid)
             r = session.get(SurgeRequest, c.request_id)
-            tz = session.get(Person, c.person_id).timezone or home_tz
+            tz = reader_zone(session, session.get(Person, c.person_id), home_tz)
             return Reply(text="", messages=[Message(
                 audience=Audience.DM, person_id=c.person_id, request_id=r.id, tone=Tone.WARNING,
                 text=f"⏰ {r.ref} · {r.title} is due {when(r.deadline, tz)} and you haven't checked in on your "
@@ -222,10 +223,7 @@ def widen_tiers(db: Database, now: datetime) -> list[str]:
         if not nxt or req.units_left <= 0 or now < _widen_at(req) or req.status not in (
                 RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED):
             return None  # another scheduler widened it, or it filled up meanwhile
-        was, req.visible_tier, req.updated_at = req.visible_tier, nxt, now
-        s.add(AuditEntry(at=now, action="request.widened", request_id=req.id, units=req.units_left,
-                         detail={"from_tier": was, "to_tier": nxt}))
-        enqueue(s, Reply(text="").card(req.id, CardChange.POST).card(req.id, CardChange.UPDATE))
+        enqueue(s, widen_to(s, req, nxt, now))
         return f"widen:{req.id}:{nxt}"
 
     done = []
@@ -234,6 +232,15 @@ def widen_tiers(db: Database, now: datetime) -> list[str]:
         if key:
             done.append(key)
     return done
+
+
+def widen_to(s: Session, req: SurgeRequest, tier: int, now: datetime, *, by: int | None = None) -> Reply:
+    """Offer the (row-locked) request to partners up to `tier` now: its cards go to the newly reached
+    tier channels and every copy is updated. The one way to widen, for the clock and a dispatcher (`by`)."""
+    was, req.visible_tier, req.updated_at = req.visible_tier, tier, now
+    s.add(AuditEntry(at=now, action="request.widened", actor_id=by, request_id=req.id, units=req.units_left,
+                     detail={"from_tier": was, "to_tier": tier}))
+    return Reply(text="").card(req.id, CardChange.POST).card(req.id, CardChange.UPDATE)
 
 
 def _tiers(s: Session) -> list[int]:

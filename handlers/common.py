@@ -226,6 +226,17 @@ def when(dt: datetime | None, tz: ZoneInfo | str) -> str:
     return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or "")
 
 
+def home_zone(s: Session, fallback: str) -> str:
+    """The home MSP's time zone: the roster's `home: timezone:`, else `fallback` (the setting)."""
+    return s.exec(select(Org.timezone).where(Org.kind == OrgKind.HOME)).first() or fallback
+
+
+def reader_zone(s: Session, person: Person, home: str) -> str:
+    """Where a person reads: their own time zone, else their org's, else the home MSP's."""
+    org = s.get(Org, person.org_id)
+    return person.timezone or (org.timezone if org else None) or home
+
+
 def money(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     cents = abs(cents)

@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from handlers.common import not_on_roster
+from handlers.common import home_zone, not_on_roster
 from handlers.errors import NotOnRoster, SurgeError, to_reply
 from handlers.registry import REGISTRY, parse, spec_for
 from handlers.types import Action, Actor, Context, Identity, Reply, Tone
@@ -27,10 +27,13 @@ from models.types import utcnow
 log = logging.getLogger("surge.core")
 
 _person, _org, _outbox = Person.__table__, Org.__table__, OutboxMessage.__table__
+_home = Org.__table__.alias("home_org")
+# The home MSP's time zone (the roster's `home: timezone:`), read in the same statement as the speaker.
+_HOME_TZ = sa_select(_home.c.timezone).where(_home.c.kind == OrgKind.HOME).limit(1).scalar_subquery()
 _RESOLVE = (
     sa_select(_person.c.id, _person.c.name, _person.c.org_id, _person.c.roles, _person.c.timezone,
               _org.c.name.label("org_name"), _org.c.kind.label("org_kind"), _org.c.timezone.label("org_timezone"),
-              _org.c.tier.label("org_tier"))
+              _org.c.tier.label("org_tier"), _HOME_TZ.label("home_timezone"))
     .join_from(_person, _org, _org.c.id == _person.c.org_id)
 )
 _USER = bindparam("user", type_=String)
@@ -141,7 +144,8 @@ class Surge:
     # -- helpers ------------------------------------------------------------------------------
 
     def context(self, session: Session, actor: Actor) -> Context:
-        return Context(session=session, actor=actor, now=self.clock(), home_timezone=self.home_timezone)
+        return Context(session=session, actor=actor, now=self.clock(),
+                       home_timezone=actor.home_timezone or self.home_timezone)
 
     def resolve(self, session: Session, identity: Identity) -> Actor:
         """The speaker's person and org, in one statement (every unit of work starts here)."""
@@ -151,11 +155,13 @@ class Surge:
         else:
             row = session.execute(_RESOLVE_BY[None], {"user": identity.user_id.strip().lower()}).first()
         if row is None:
-            return Actor(identity=identity, timezone=self.home_timezone)
+            home = home_zone(session, self.home_timezone)
+            return Actor(identity=identity, timezone=home, home_timezone=home)
+        home = row.home_timezone or self.home_timezone
         return Actor(
             identity=identity, person_id=row.id, name=row.name, org_id=row.org_id, org_name=row.org_name,
             is_home=row.org_kind == OrgKind.HOME, tier=row.org_tier, roles=frozenset(row.roles),
-            timezone=row.timezone or row.org_timezone or self.home_timezone,
+            timezone=row.timezone or row.org_timezone or home, home_timezone=home,
         )
 
     def commands(self) -> list[str]:

@@ -5,6 +5,7 @@ from handlers import (  # noqa: F401
     claims,
     completion,
     digest,
+    editing,
     health,
     help,
     partners,

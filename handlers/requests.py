@@ -158,6 +158,21 @@ def request_problems(cmd: PostRequest) -> list[tuple[str, str]]:
     return problems + leaks(cmd)
 
 
+def check_request(ctx: Context, cmd: PostRequest, *, example: str) -> tuple[datetime, datetime | None]:
+    """Refuse a request that may not stand as it is (`request_problems`, a deadline already passed, a
+    window that starts after its deadline); its deadline and start in UTC. For `request` and `edit` alike."""
+    problems = request_problems(cmd)
+    if problems:
+        raise UsageError(problems[0][1], example=example)
+    deadline = to_utc(ctx, cmd.deadline)
+    if deadline <= ctx.now:
+        raise UsageError(f"The deadline {when(deadline, ctx.actor.tz)} has already passed.", example=example)
+    start = to_utc(ctx, cmd.start) if cmd.start else None
+    if start and start >= deadline:
+        raise UsageError("The start of the window must be before the deadline.", example=example)
+    return deadline, start
+
+
 @command(
     "request", summary="post a surge request (no arguments: open the form)",
     usage='request "Title" units=N deadline=YYYY-MM-DD pay=35 town="…" [minutes=30] [bill=60] [skills=a,b] '
@@ -175,15 +190,7 @@ def request_problems(cmd: PostRequest) -> list[tuple[str, str]]:
 def post_request(cmd: PostRequest, ctx: Context) -> Reply:
     if cmd.title is None:
         return Reply(text="Fill in the request form.", form=Form.REQUEST)
-    problems = request_problems(cmd)
-    if problems:
-        raise UsageError(problems[0][1], example=REQUEST_EXAMPLE)
-    deadline = to_utc(ctx, cmd.deadline)
-    if deadline <= ctx.now:
-        raise UsageError(f"The deadline {when(deadline, ctx.actor.tz)} has already passed.", example=REQUEST_EXAMPLE)
-    start = to_utc(ctx, cmd.start) if cmd.start else None
-    if start and start >= deadline:
-        raise UsageError("The start of the window must be before the deadline.", example=REQUEST_EXAMPLE)
+    deadline, start = check_request(ctx, cmd, example=REQUEST_EXAMPLE)
     req = SurgeRequest(
         title=cmd.title, scope=cmd.scope, skills=cmd.skills, units=cmd.units, minutes_per_unit=cmd.minutes,
         pay_cents=cmd.pay, bill_cents=cmd.bill, window_start=start, deadline=deadline,

@@ -162,6 +162,7 @@ class Actor(BaseModel):
     tier: int = 1  # the speaker's org's tier: a partner sees a request once its visible tier reaches this
     roles: frozenset[str] = frozenset()
     timezone: str = "UTC"
+    home_timezone: str | None = None  # the home MSP's, as the roster has it (None: the setting's)
 
     @property
     def known(self) -> bool:

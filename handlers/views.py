@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from handlers.common import money, plural, when
+from handlers.common import home_zone, money, plural, when
 from handlers.types import Action, ActionKind, Actor, Audience, Fact, Message, Reply, Tone
 from models.tables import (
     LIVE_CLAIM,
@@ -253,8 +253,10 @@ def job_details(req: SurgeRequest, claim: Claim, guidelines: GuidelineVersion | 
 
 
 def request_cards(session: Session, request_id: int, tz: str) -> tuple[Message, Message]:
-    """The partner copy and the dispatch copy of a request's card, as they stand now."""
+    """The partner copy and the dispatch copy of a request's card, as they stand now, in the home MSP's
+    time zone (the roster's; `tz`, the setting, when the roster gives none)."""
     req = session.get(SurgeRequest, request_id)
     if req is None:
         raise LookupError(request_id)
+    tz = home_zone(session, tz)
     return partner_card(PublicRequest.of(req), tz), dispatch_card(req, claims_of(session, request_id), tz)
