@@ -231,7 +231,9 @@ def roster_yaml(*, techs: int = 4, partner_channels: int = 1, dispatcher: str = 
         "partners:\n  - name: Bench Partner\n    status: vetted\n    skills: [windows]\n",
         f"    signed:\n      version: \"bench-1\"\n      by: Pat Partner\n      date: {today}\n",
         "people:\n",
-        f"  - name: Dee Dispatch\n    org: Bench Home IT\n    roles: [dispatcher]\n    slack: {dispatcher}\n",
+        # Dee installs the app in the Teams channels: only a roster member's activity stores an address
+        f"  - name: Dee Dispatch\n    org: Bench Home IT\n    roles: [dispatcher]\n    slack: {dispatcher}\n"
+        '    teams: "29:1dana"\n',
         "  - name: Pat Partner\n    org: Bench Partner\n    roles: [partner_admin]\n    slack: U0PAT\n",
     ]
     out += [f"  - name: Manager {i:02d}\n    org: Bench Home IT\n    roles: [manager]\n    slack: U0MGR{i:02d}\n"
