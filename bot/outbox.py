@@ -39,6 +39,7 @@ from bot.workers import in_background
 from handlers.types import Audience, CardChange, Message
 from handlers.views import request_cards
 from models.db import Database
+from models.queries import posted_cards
 from models.tables import Channel, OutboxDelivery, OutboxMessage, Person, PostedCard, SurgeRequest
 from models.types import utcnow
 
@@ -230,7 +231,7 @@ class Outbox:
     # -- what a row means -----------------------------------------------------------------------
 
     def _channels(self, s: Session, purpose: str, *, max_tier: int | None = None) -> list[Channel]:
-        stmt = select(Channel).where(Channel.purpose == purpose).order_by(Channel.id)
+        stmt = select(Channel).where(Channel.purpose == purpose, Channel.active == True).order_by(Channel.id)  # noqa: E712
         chans = [c for c in s.exec(stmt).all() if c.platform in self.notifiers]
         if max_tier is not None:
             chans = [c for c in chans if c.tier is not None and c.tier <= max_tier]
@@ -267,7 +268,7 @@ class Outbox:
         if m.audience is Audience.DM:
             person = found[0]
             notifier = next((n for n in self.notifiers.values() if person and n.reaches(person)), None)
-            if not notifier or _key(person) in done:
+            if not notifier or not person.active or _key(person) in done:
                 return []
 
             async def dm(p: Person) -> None:
@@ -300,7 +301,7 @@ class Outbox:
         def load(s: Session):
             req = s.get(SurgeRequest, request_id)
             partner, dispatch = request_cards(s, request_id, self.home_timezone)
-            posted = list(s.exec(select(PostedCard).where(PostedCard.request_id == request_id)).all())
+            posted = posted_cards(session=s, request_id=request_id)  # not a deactivated channel's
             wanted = self._channels(s, "partners", max_tier=req.visible_tier) + self._channels(s, "dispatch")
             live = {c.id for c in posted if c.message_ref.startswith(PENDING) and _live(s, c.message_ref, now)}
             return partner, dispatch, posted, wanted, live

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from handlers.common import home_zone, not_on_roster
 from handlers.errors import NotOnRoster, SurgeError, to_reply
+from handlers.lifecycle import deactivated
 from handlers.registry import REGISTRY, parse, spec_for
 from handlers.types import Action, Actor, Context, Identity, Reply, Tone
 from models.db import Database, unreachable
@@ -31,7 +32,7 @@ _home = Org.__table__.alias("home_org")
 # The home MSP's time zone (the roster's `home: timezone:`), read in the same statement as the speaker.
 _HOME_TZ = sa_select(_home.c.timezone).where(_home.c.kind == OrgKind.HOME).limit(1).scalar_subquery()
 _RESOLVE = (
-    sa_select(_person.c.id, _person.c.name, _person.c.org_id, _person.c.roles, _person.c.timezone,
+    sa_select(_person.c.id, _person.c.name, _person.c.org_id, _person.c.roles, _person.c.timezone, _person.c.active,
               _org.c.name.label("org_name"), _org.c.kind.label("org_kind"), _org.c.timezone.label("org_timezone"),
               _org.c.tier.label("org_tier"), _HOME_TZ.label("home_timezone"))
     .join_from(_person, _org, _org.c.id == _person.c.org_id)
@@ -97,7 +98,7 @@ class Surge:
             actor = self.resolve(session, identity)
             if not spec.allows(actor.roles, actor.known):
                 if not actor.known:
-                    raise NotOnRoster(not_on_roster(session))
+                    raise NotOnRoster(deactivated(session, identity) or not_on_roster(session))
                 from handlers.common import require
 
                 require(self.context(session, actor), *[Role(r) for r in sorted(spec.roles)], to=f"use `{spec.name}`")
@@ -154,7 +155,7 @@ class Surge:
             row = session.execute(stmt, {"user": identity.user_id}).first()
         else:
             row = session.execute(_RESOLVE_BY[None], {"user": identity.user_id.strip().lower()}).first()
-        if row is None:
+        if row is None or not row.active:  # a deactivated person is off the roster
             home = home_zone(session, self.home_timezone)
             return Actor(identity=identity, timezone=home, home_timezone=home)
         home = row.home_timezone or self.home_timezone

@@ -19,6 +19,7 @@ from handlers.common import money, plural, session as session_of, when
 from handlers.contracts import current_agreement
 from handlers.errors import NotFound, UsageError
 from handlers.grammar import Kind, Opt
+from handlers.incidents import open_incident_lines
 from handlers.registry import command
 from handlers.types import Chart, Context, Fact, Reply, Tone
 from handlers.views import progress_bar
@@ -141,6 +142,7 @@ class Digest(BaseModel):
     money_yesterday: Money
     money_month: Money
     chart: Chart | None = None
+    incidents: list[str] = []  # open incidents against partners, with their age and response
 
     @property
     def tz(self) -> ZoneInfo:
@@ -249,6 +251,7 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         money_yesterday=Money(billed=day_money.billed, paid=day_money.paid),
         money_month=Money(billed=month_money.billed, paid=month_money.paid),
         chart=fig.get(("chart", now), lambda: units_chart(session=s, now=now)),
+        incidents=fig.get(("incidents", now), lambda: open_incident_lines(s, now)),
     )
 
 
@@ -329,6 +332,8 @@ def render_digest(d: Digest) -> Reply:
     fields += [Fact(label=f"{p.name} · {p.status}", value=_partner_value(p, tz)) for p in d.partners]
     fields.append(Fact(label="Problems yesterday", value=_notes(d.problems, tz)))
     fields.append(Fact(label="Leads yesterday", value=_notes(d.leads, tz)))
+    if d.incidents:
+        fields.append(Fact(label="Open incidents", value="\n".join(f"• {i}" for i in d.incidents)))
     warn = g.at_risk or d.problems or any(p.agreement is not AgreementState.SIGNED for p in d.partners)
     # Private: the problems and leads are the techs' words from the customer's site, and the money is
     # the home MSP's own (bill rates, margins).

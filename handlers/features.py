@@ -8,6 +8,8 @@ from handlers import (  # noqa: F401
     editing,
     health,
     help,
+    incidents,
     partners,
+    record,
     requests,
 )

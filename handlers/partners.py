@@ -8,6 +8,7 @@ from handlers.common import audit, find_partner, plural, session, when
 from handlers.contracts import current_agreement, valid_signature
 from handlers.errors import Conflict
 from handlers.grammar import Arg, Kind, Opt
+from handlers.incidents import open_incidents_by_org
 from handlers.registry import command
 from handlers.types import Context, Fact, Reply, Tone
 from models.queries import track_records
@@ -36,6 +37,7 @@ def partners(cmd: ListPartners, ctx: Context) -> Reply:
     if not orgs:
         return Reply(text="No partners on the roster yet.")
     records = track_records(session=s)
+    open_incidents = open_incidents_by_org(s, ctx.now)
     ag = current_agreement(s)
     fields = []
     for org in orgs:
@@ -49,7 +51,8 @@ def partners(cmd: ListPartners, ctx: Context) -> Reply:
         fields.append(Fact(
             label=f"{org.name} · {org.status}",
             value=f"{vetting}; {agreement}; {plural(rec.units_verified, 'unit')} verified, {rate}, "
-            f"{rec.rework} rework, {rec.releases} releases, {plural(rec.leads, 'lead')} handed back",
+            f"{rec.rework} rework, {rec.releases} releases, {plural(rec.leads, 'lead')} handed back"
+            + "".join(f"\n⚠️ open incident {line}" for line in open_incidents.get(org.id, [])),
         ))
     return Reply(title="Partners", text="Scores: " + ", ".join(QUESTIONS.values()) + " (1–5).", fields=fields)
 

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from handlers.contracts import add_months, text_hash
+from handlers.lifecycle import sync_active
 from models.db import Database
 from models.tables import (
     AgreementVersion, AuditEntry, Channel, GuidelineVersion, Org, OrgKind, OrgStatus, Person, Role, Signature,
@@ -272,6 +273,7 @@ class _Apply:
             self.upsert(Channel, [Channel.platform == c.platform, Channel.external_id == c.id],
                         {"platform": c.platform, "external_id": c.id, "purpose": c.purpose, "tier": c.tier,
                          "name": c.name}, f"{c.platform} channel {c.id}")
+        sync_active(self, r)
         ag = self._agreement(r.agreement)
         for p in r.partners:
             if p.signed:

@@ -8,8 +8,8 @@ from sqlalchemy import BigInteger, and_, case, cast, exists, func, or_
 from sqlmodel import Session, select
 
 from models.tables import (
-    AuditEntry, Channel, Claim, ClaimStatus, ConversationReference, Lead, Org, OrgKind, Person, Problem,
-    RequestStatus, Signature, SurgeRequest,
+    AuditEntry, Channel, Claim, ClaimStatus, ConversationReference, Lead, Org, OrgKind, Person, PostedCard,
+    Problem, RequestStatus, Signature, SurgeRequest,
 )
 
 
@@ -281,6 +281,13 @@ def units_by_request(*, session: Session, now: datetime, limit: int = 12) -> lis
 
 
 # -- chat channels ------------------------------------------------------------------------------
+
+def posted_cards(*, session: Session, request_id: int) -> list[PostedCard]:
+    """A request's card copies, except in channels a roster load deactivated (they are left as they are)."""
+    off = exists().where(Channel.platform == PostedCard.platform, Channel.external_id == PostedCard.channel_id,
+                         Channel.active == False)  # noqa: E712
+    return list(session.exec(select(PostedCard).where(PostedCard.request_id == request_id, ~off)).all())
+
 
 def unreachable_teams_channels(*, session: Session) -> list[Channel]:
     """Teams channels on the roster that never spoke to the bot: with no stored conversation reference,

@@ -89,6 +89,7 @@ class Person(SQLModel, table=True):
     slack_id: str | None = Field(default=None, unique=True, max_length=64)
     teams_id: str | None = Field(default=None, unique=True, max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
+    active: bool = True  # False once a roster load no longer lists them: they can't act or be told
 
     def has(self, *roles: Role) -> bool:
         return any(r in self.roles for r in roles)
@@ -103,6 +104,7 @@ class Channel(SQLModel, table=True):
     purpose: str = Field(max_length=16)  # partners | dispatch | managers
     tier: int | None = None
     name: str | None = Field(default=None, max_length=200)
+    active: bool = True  # False once a roster load no longer lists it: no cards or notices go there
 
 
 class AgreementVersion(SQLModel, table=True):
@@ -256,6 +258,35 @@ class Lead(SQLModel, table=True):
     org_id: int = Field(foreign_key="org.id", index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     at: datetime = Field(sa_column=_ts(False, index=True))
+
+
+class IncidentKind(StrEnum):
+    SOLICITATION = "solicitation"  # suspected poaching of a customer or of staff: the agreement's subject
+    CONDUCT = "conduct"
+    QUALITY = "quality"
+
+
+class Incident(SQLModel, table=True):
+    """Something a partner did that the home MSP records against it (`IN-n`); the partner may answer."""
+
+    __tablename__ = "incident"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="org.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="surge_request.id")
+    reported_by_id: int = Field(foreign_key="person.id")
+    kind: str = Field(default=IncidentKind.CONDUCT, max_length=16)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=_ts(False, index=True))
+    response: str = Field(default="", sa_column=Column(Text, nullable=False))
+    responded_by_id: int | None = Field(default=None, foreign_key="person.id")
+    responded_at: datetime | None = Field(default=None, sa_column=_ts())
+    resolution: str = Field(default="", sa_column=Column(Text, nullable=False))
+    resolved_by_id: int | None = Field(default=None, foreign_key="person.id")
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts())
+
+    @property
+    def ref(self) -> str:
+        return f"IN-{self.id}"
 
 
 class AuditEntry(SQLModel, table=True):

@@ -47,15 +47,16 @@ BOTH_BACKENDS = pytest.mark.parametrize("db_url", [
 # -- set-up -----------------------------------------------------------------------------------
 
 def extra_roster() -> str:
-    """The example's home, agreement and guidelines, plus a vetted partner (paper signature imported)
-    with 24 techs."""
+    """The example roster plus a vetted partner (paper signature imported) with 24 techs. It lists
+    the example's people and channels too: a load deactivates whoever it leaves out."""
     base = yaml.safe_load(ROSTER.read_text())
     return yaml.safe_dump({
         "home": base["home"],
-        "partners": [{"name": PARTNER, "status": "vetted", "skills": ["windows"], "signed": {
+        "partners": base["partners"] + [{"name": PARTNER, "status": "vetted", "skills": ["windows"], "signed": {
             "version": base["agreement"]["version"], "by": "Nora North", "date": "2026-12-01"}}],
-        "people": [{"name": t, "org": PARTNER, "roles": ["tech"], "slack": f"U0ST{i:02d}"}
-                   for i, t in enumerate(TECHS, 1)],
+        "people": base["people"] + [{"name": t, "org": PARTNER, "roles": ["tech"], "slack": f"U0ST{i:02d}"}
+                                    for i, t in enumerate(TECHS, 1)],
+        "channels": base["channels"],
         "agreement": base["agreement"],
         "guidelines": base["guidelines"],
     }, sort_keys=False)

@@ -1,0 +1,77 @@
+"""`record`: a partner's measured record, per tech, with the incidents against it and its responses.
+
+A partner admin sees their own company's; a manager any partner's. Figures come from the claims
+and the audit log (`models.records`), never from anyone's say-so.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from handlers.common import find_partner, plural, session, when
+from handlers.errors import Forbidden, UsageError
+from handlers.grammar import Arg, Kind
+from handlers.registry import command
+from handlers.types import Context, Fact, Reply
+from models.records import IncidentLine, TechRecord, incidents, tech_records
+from models.tables import Org, Role
+
+EXAMPLE = 'record "Contoso Field Services"'
+
+
+class ShowRecord(BaseModel):
+    partner: str | None = None
+
+
+def _on_time(on_time: int, claims: int) -> str:
+    return f"{on_time / claims:.0%} on time ({on_time} of {plural(claims, 'verified claim')})" if claims \
+        else "no verified work yet"
+
+
+def _tech(t: TechRecord) -> str:
+    return (f"{plural(t.taken, 'unit')} taken, {t.verified:,} verified, {_on_time(t.on_time, t.claims_verified)}, "
+            f"reworked {plural(t.reworked, 'time')}, {plural(t.released, 'unit')} released, "
+            f"{plural(t.revoked, 'claim')} revoked, {plural(t.leads, 'lead')} handed back")
+
+
+def _incident(i: IncidentLine, ctx: Context) -> Fact:
+    on = f" · SR-{i.request_id}" if i.request_id else ""
+    state = f"resolved {when(i.resolved_at, ctx.actor.tz)}" if i.resolved_at else "open"
+    lines = [f"“{i.text}” (recorded by {i.reporter})",
+             f"Response: “{i.response}”" if i.response else "No response yet."]
+    if i.resolved_at and ctx.actor.is_home:
+        lines.append(f"Resolution: “{i.resolution}”")
+    return Fact(label=f"{i.ref} · {i.kind}{on} · {when(i.at, ctx.actor.tz)} · {state}", value="\n".join(lines),
+                at=i.at)
+
+
+def _whose(cmd: ShowRecord, ctx: Context) -> Org:
+    if ctx.actor.has(Role.MANAGER):
+        if not cmd.partner:
+            raise UsageError("Name the partner whose record you want.", example=EXAMPLE)
+        return find_partner(ctx, cmd.partner)
+    own = session(ctx).get(Org, ctx.actor.org_id)
+    if cmd.partner and find_partner(ctx, cmd.partner).id != own.id:
+        raise Forbidden(f"You can see {own.name}'s record only.", example="record")
+    return own
+
+
+@command("record", summary="a partner's measured record: units, on time, rework, releases, revocations, "
+         "leads, incidents, per tech", usage="record [partner]", example=EXAMPLE,
+         roles={Role.PARTNER_ADMIN, Role.MANAGER}, who="partner admins (their own), managers",
+         args=[Arg("partner", Kind.TEXT, required=False, rest=True)], reads_only=True)
+def record(cmd: ShowRecord, ctx: Context) -> Reply:
+    s = session(ctx)
+    org = _whose(cmd, ctx)
+    techs = tech_records(session=s, org_id=org.id)
+    found = incidents(session=s, org_id=org.id)
+    total = lambda name: sum(getattr(t, name) for t in techs)  # noqa: E731
+    still_open = sum(1 for i in found if i.resolved_at is None)
+    answered = sum(1 for i in found if i.response)
+    text = (f"{plural(total('taken'), 'unit')} taken · {total('verified'):,} verified · "
+            f"{_on_time(total('on_time'), total('claims_verified'))} · reworked {plural(total('reworked'), 'time')} · "
+            f"{plural(total('released'), 'unit')} released · {plural(total('revoked'), 'claim')} revoked · "
+            f"{plural(total('leads'), 'lead')} handed back · {plural(len(found), 'incident')} "
+            f"({still_open} open, {answered} with a response)")
+    fields = [Fact(label=t.name, value=_tech(t)) for t in techs] or [Fact(label="Techs", value="No work taken yet.")]
+    fields += [_incident(i, ctx) for i in found]
+    return Reply(title=f"Record · {org.name} · {org.status}", text=text, fields=fields)
