@@ -1,6 +1,7 @@
 """Incidents against a partner (IN-n), the partner's answer, resolving them, and the partner's record."""
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from handlers.types import Audience
@@ -146,3 +147,15 @@ def test_help_lists_the_new_commands_to_who_may_use_them_with_examples_that_pars
     assert "Example" in str(ready.ok("Paula Admin", "help respond").fields)
     for name in ("incident", "respond", "resolve", "record"):
         assert type(parse(REGISTRY[name].example)) is REGISTRY[name].model
+
+
+def test_record_counts_claims_taken_back(ready):
+    from handlers.registry import REGISTRY
+
+    if "revoke" not in REGISTRY:
+        pytest.skip("`revoke` is not in this build")
+    ready.ok("Tom Tech", "claim SR-1 5")
+    ready.ok("Dana Dispatch", 'revoke SR-1 "Tom Tech" "customer asked for another tech"')
+    own = ready.ok("Paula Admin", "record")
+    assert "1 claim revoked" in own.text
+    assert "5 units taken" in next(f.value for f in own.fields if f.label == "Tom Tech")
