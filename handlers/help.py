@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from handlers.common import not_on_roster, session
 from handlers.errors import UsageError
 from handlers.grammar import Arg, Kind
+from handlers.lifecycle import deactivated
 from handlers.registry import ANYONE, REGISTRY, command
 from handlers.types import Context, Fact, Reply
 
@@ -27,6 +28,6 @@ def help_(cmd: Help, ctx: Context) -> Reply:
     allowed = [s for s in REGISTRY.values() if s.allows(actor.roles, actor.known)]
     lines = [f"`{s.usage}` — {s.summary}" for s in sorted(allowed, key=lambda s: s.name)]
     intro = (f"Hi {actor.name.split()[0]}! Here's what you can do:" if actor.known
-             else f"{not_on_roster(session(ctx))} Meanwhile:")
+             else f"{deactivated(session(ctx), actor.identity) or not_on_roster(session(ctx))} Meanwhile:")
     return Reply(title="Surge commands", text=intro + "\n" + "\n".join(lines) +
                  "\nRequest ids: SR-7, sr-7 or 7. Quote values with spaces: `customer=\"Acme Ltd\"`.")

@@ -56,6 +56,7 @@ def test_a_deactivated_person_cannot_act_on_any_platform_and_is_told_why(ready, 
                       (Chat(ready.core, platform="teams"), "29:1tom")):
         reply = chat.refused(who, "release SR-1")
         assert "You were deactivated on this Surge roster" in reply.text and "Morgan Manager" in reply.text
+    assert "You were deactivated" in ready.ok("Tom Tech", "help").text  # and `help` says so too
     assert "not on this Surge roster yet" in ready.refused("Nobody Here", "list").text  # strangers as before
 
 
