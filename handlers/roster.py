@@ -71,7 +71,7 @@ class _Strict(BaseModel):
 
 class HomeIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
-    timezone: str = "UTC"
+    timezone: str | None = None  # none: the SURGE_TIMEZONE setting
     _tz = field_validator("timezone")(_tz)
 
 

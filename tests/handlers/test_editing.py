@@ -308,6 +308,17 @@ def test_the_roster_home_zone_wins_over_the_setting_on_cards_and_answers(db, clo
     assert facts(card.model_dump())["Deadline"] == "Wed 10 Mar 2027 17:00 EST"
 
 
+def test_without_a_home_zone_in_the_roster_the_setting_is_the_home_zone(db, clock):
+    data = yaml.safe_load(ROSTER.read_text())
+    del data["home"]["timezone"]
+    load_roster(db, yaml.safe_dump(data, sort_keys=False), now=clock())
+    chat = Chat(Surge(db, home_timezone="America/Chicago", clock=clock))
+    chat.ok(DANA, 'request "Patch round" units=10 deadline=2027-03-10T17:00 pay=35 town=Mineola')
+    with db.session() as s:
+        partner, _ = request_cards(s, 1, "America/Chicago")
+    assert facts(partner.model_dump())["Deadline"] == "Wed 10 Mar 2027 16:00 CST"  # Dana wrote New York time
+
+
 def test_an_approved_claim_gets_the_job_dm_in_the_techs_zone(db, clock):
     chat = zoned(db, clock, **{"Contoso Field Services": "America/Chicago"})
     chat.ok(TOM, "claim SR-1 4")
