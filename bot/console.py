@@ -6,11 +6,13 @@ channels, and the request cards as they now stand.
 """
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from typing import TextIO
 
 from sqlmodel import select
 
+from handlers.common import match_people
 from handlers.core import Surge
 from handlers.types import Audience, CardChange, Identity, Message, Reply, Tone
 from handlers.views import request_cards
@@ -53,6 +55,21 @@ class Console:
         with self.core.db.session() as s:
             return {p.id: p.name for p in s.exec(select(Person)).all()}
 
+    def whom(self, name: str) -> tuple[str | None, str]:
+        """The roster name `name` means (a full name, or a unique first name or prefix, any case), or
+        None and why not: the names it could be, or the close ones."""
+        with self.core.db.session() as s:
+            people = list(s.exec(select(Person).order_by(Person.name)).all())
+        found = match_people(people, name)
+        if len(found) == 1:
+            return found[0].name, ""
+        if found:
+            return None, f"“{name}” could be {', '.join(p.name for p in found)}: type more of the name."
+        names = {p.name.lower(): p.name for p in people}
+        close = [names[n] for n in difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.5)]
+        hint = f" Close: {', '.join(close)}." if close else " Type /who to see the roster."
+        return None, f"There is no “{name}” on the roster.{hint}"
+
     def run(self, lines: Iterable[str], *, prompt: bool = False) -> None:
         self.print(CONSOLE_HELP)
         for raw in lines:
@@ -64,7 +81,11 @@ class Console:
             if line in {"/quit", "/exit"}:
                 break
             if line.startswith("/as"):
-                self.person = line[3:].strip().strip('"') or self.person
+                name, why = self.whom(line[3:].strip().strip('"')) if line[3:].strip() else (self.person, "")
+                if name is None:
+                    self.print(f"  {why}")
+                    continue
+                self.person = name
                 self.print(f"  (you are now {self.person})")
                 continue
             if line == "/who":

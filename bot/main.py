@@ -247,7 +247,12 @@ def console(
     core = build_core(cfg)
     if cfg.surge_roster:
         load_roster_file(core, cfg.surge_roster)
-    con = Console(core, person=as_, out=sys.stdout)
+    con = Console(core, person=None, out=sys.stdout)
+    if as_:
+        con.person, why = con.whom(as_)
+        if con.person is None:
+            typer.echo(f"surge: --as: {why}", err=True)
+            raise typer.Exit(2)
     if sys.stdin.isatty():
         def lines():
             while True:

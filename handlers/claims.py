@@ -23,7 +23,7 @@ from handlers.common import (
     AUDIT_INSERT, audit, audit_row, cached_current_guidelines, claim_waiting, get_request, guidelines_of, is_closed,
     live_claim, names_with_role, plural, reader_zone, refresh_status, session, when,
 )
-from handlers.contracts import ack_of, current_agreement, current_guidelines, valid_signature
+from handlers.contracts import Gate, closed_gate, current_guidelines
 from handlers.errors import Conflict, Forbidden, GateClosed, NotFound
 from handlers.grammar import Arg, Kind
 from handlers.registry import command
@@ -254,21 +254,24 @@ def check_units(ref: str, left: int, units: int, held: int | None) -> None:
 
 
 def check_gates(ctx: Context, cmd: ClaimUnits) -> Org:
-    """Vetting, agreement, guidelines: each refusal says what to do next and who can do it."""
+    """Vetting, agreement, guidelines (`closed_gate` decides): each refusal says what to do next and who."""
     s = session(ctx)
     org = s.get(Org, ctx.actor.org_id)
-    if ctx.actor.is_home:
+    closed = closed_gate(s, org, ctx.actor.person_id, ctx.now)
+    if closed is None:
+        return org
+    if closed.gate is Gate.HOME:
         raise Forbidden("Claims are for partner techs; home staff are scheduled directly.")
-    if org.status != OrgStatus.VETTED:
+    if closed.gate in (Gate.SUSPENDED, Gate.NOT_VETTED):
         managers = ", ".join(names_with_role(ctx, Role.MANAGER)) or "a manager"
-        state = "suspended" if org.status == OrgStatus.SUSPENDED else "not vetted yet"
+        state = "suspended" if closed.gate is Gate.SUSPENDED else "not vetted yet"
         raise GateClosed(f"{org.name} is {state}, so its people can't claim work. Talk to {managers}.")
-    agreement = current_agreement(s)
-    if agreement is None:
+    agreement = closed.agreement
+    if closed.gate is Gate.NO_AGREEMENT:
         admins = ", ".join(names_with_role(ctx, Role.ADMIN)) or "whoever runs Surge"
         raise GateClosed(f"No non-solicitation agreement is set up yet, so nobody can claim. Ask {admins}.")
     units = f" {cmd.units}" if cmd.units else ""
-    if valid_signature(s, org.id, agreement, ctx.now) is None:
+    if closed.gate is Gate.UNSIGNED:
         if ctx.actor.has(Role.PARTNER_ADMIN):
             raise GateClosed(
                 f"{org.name} hasn't signed the current non-solicitation agreement ({agreement.title}, version "
@@ -281,19 +284,17 @@ def check_gates(ctx: Context, cmd: ClaimUnits) -> Org:
             f"{org.name} hasn't signed the current non-solicitation agreement (version {agreement.version}), "
             f"so you can't claim yet. Ask {signers} to sign it: they type `agreement` to me."
         )
-    guidelines = current_guidelines(s)
-    if guidelines is None:
+    guidelines = closed.guidelines
+    if closed.gate is Gate.NO_GUIDELINES:
         admins = ", ".join(names_with_role(ctx, Role.ADMIN)) or "whoever runs Surge"
         raise GateClosed(f"The field-conduct guidelines are not set up yet, so nobody can claim. Ask {admins}.")
-    if ack_of(s, ctx.actor.person_id, guidelines) is None:
-        raise GateClosed(
-            f"Before your first claim, read the field-conduct guidelines (version {guidelines.version}) "
-            "and acknowledge them; your claim goes on after.",
-            fields=guideline_facts(guidelines),
-            actions=[Action(kind=ActionKind.ACK_GUIDELINES, label="I acknowledge", command="guidelines ack",
-                            then=f"claim SR-{cmd.request}{units}", style="primary")],
-        )
-    return org
+    raise GateClosed(  # Gate.NOT_ACKED
+        f"Before your first claim, read the field-conduct guidelines (version {guidelines.version}) "
+        "and acknowledge them; your claim goes on after.",
+        fields=guideline_facts(guidelines),
+        actions=[Action(kind=ActionKind.ACK_GUIDELINES, label="I acknowledge", command="guidelines ack",
+                        then=f"claim SR-{cmd.request}{units}", style="primary")],
+    )
 
 
 def check_claimable(ctx: Context, req: SurgeRequest) -> None:
@@ -303,6 +304,14 @@ def check_claimable(ctx: Context, req: SurgeRequest) -> None:
         raise Conflict(f"{req.ref} is {STATUS_WORDS[req.status].lower()}; it can't be claimed.")
     if req.deadline <= ctx.now:
         raise Conflict(f"{req.ref}'s deadline ({when(req.deadline, ctx.actor.tz)}) has passed.")
+
+
+def check_not_suspended(ctx: Context, doing: str) -> None:
+    """A suspended partner's people can't go on working: refuse, naming the managers who can reinstate it."""
+    org = session(ctx).get(Org, ctx.actor.org_id)
+    if org is not None and org.status == OrgStatus.SUSPENDED:
+        managers = ", ".join(names_with_role(ctx, Role.MANAGER)) or "a manager"
+        raise GateClosed(f"{org.name} is suspended, so its people can't {doing}. Talk to {managers}.")
 
 
 def my_claim(ctx: Context, req: SurgeRequest, *statuses: ClaimStatus) -> Claim:
@@ -350,6 +359,7 @@ class StartWork(BaseModel):
 @command("start", summary="check in on site", usage="start SR-7", example="start SR-7",
          roles={Role.TECH, Role.PARTNER_ADMIN}, who="the claimant", args=[Arg("request", Kind.REQUEST)])
 def start(cmd: StartWork, ctx: Context) -> Reply:
+    check_not_suspended(ctx, "start work")
     req = get_request(ctx, cmd.request, lock=True)
     c = my_claim(ctx, req)
     if c.status == ClaimStatus.PENDING:

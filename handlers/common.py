@@ -6,7 +6,7 @@ from datetime import datetime
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, true
+from sqlalchemy import insert, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
@@ -150,42 +150,54 @@ def is_closed(req: SurgeRequest) -> bool:
     return req.status in TERMINAL_REQUEST
 
 
+def match_people(people: list[Person], ref: str) -> list[Person]:
+    """Who a typed name means, ignoring case: the one whose full name it is; else everyone whose first
+    name it is; else everyone whose name starts with it. One person is an answer; several are a question."""
+    needle = " ".join(ref.lower().split())
+    if not needle:
+        return []
+    for test in (lambda n: n == needle, lambda n: n.split()[0] == needle, lambda n: n.startswith(needle)):
+        found = [p for p in people if test(" ".join(p.name.lower().split()))]
+        if found:
+            return found
+    return []
+
+
 def find_person(ctx: Context, ref: str) -> Person:
-    """A Slack mention, a Teams id, a roster name, or a first name that only one person has."""
+    """A Slack mention, a Teams id, a full name, or a first name or prefix only one person has."""
     s = session(ctx)
-    ref = ref.strip().lstrip("@")
-    m = _SLACK_MENTION.match(ref.strip())
+    ref = ref.strip()
+    m = _SLACK_MENTION.match(ref)
     if m:
-        person = s.exec(select(Person).where(Person.slack_id == m.group(1))).first()
-    elif ref.startswith("29:") or ref.startswith("8:"):
-        person = s.exec(select(Person).where(Person.teams_id == ref)).first()
+        found = list(s.exec(select(Person).where(Person.slack_id == m.group(1))).all())
+    elif ref.startswith(("29:", "8:")):
+        found = list(s.exec(select(Person).where(Person.teams_id == ref)).all())
     else:
-        person = s.exec(select(Person).where(func.lower(Person.name) == ref.lower())).first()
-        if person is None and ref:
-            matches = [
-                p for p in s.exec(select(Person)).all()
-                if p.name.lower().split()[0] == ref.lower() or p.name.lower().startswith(ref.lower() + " ")
-            ]
-            person = matches[0] if len(matches) == 1 else None
-    if person is None:
+        found = match_people(list(s.exec(select(Person).order_by(Person.name)).all()), ref.lstrip("@"))
+    if len(found) > 1:
+        raise Conflict(f"“{ref[:60]}” could be {_either(p.name for p in found)}. Nothing was changed: "
+                       "say which one with the full name in quotes, or a mention.")
+    if not found:
         raise NotFound(f"I can't find “{ref[:60]}” on the roster. Use a mention, or the full name in quotes.")
-    return person
+    return found[0]
 
 
 def find_partner(ctx: Context, name: str) -> Org:
-    s = session(ctx)
-    org = s.exec(
-        select(Org).where(func.lower(Org.name) == name.strip().lower(), Org.kind == OrgKind.PARTNER)
-    ).first()
-    if org is None:
-        starts = [
-            o for o in s.exec(select(Org).where(Org.kind == OrgKind.PARTNER)).all()
-            if o.name.lower().startswith(name.strip().lower())
-        ]
-        org = starts[0] if len(starts) == 1 else None
-    if org is None:
+    """A partner by its name, or by any part of it only one partner's name has, ignoring case."""
+    needle = " ".join(name.lower().split())
+    partners = session(ctx).exec(select(Org).where(Org.kind == OrgKind.PARTNER).order_by(Org.name)).all()
+    found = [o for o in partners if o.name.lower() == needle] or [o for o in partners if needle in o.name.lower()]
+    if len(found) > 1:
+        raise Conflict(f"“{name[:60]}” could be {_either(o.name for o in found)}. Nothing was changed: "
+                       "say which one with more of its name.")
+    if not needle or not found:
         raise NotFound(f"There is no partner called “{name[:60]}”. Type `partners` to see them.")
-    return org
+    return found[0]
+
+
+def _either(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def names_with_role(ctx: Context, role: Role, *, org_id: int | None = None) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel, PositiveInt
 from sqlmodel import select
 
-from handlers.claims import my_claim
+from handlers.claims import check_not_suspended, my_claim
 from handlers.common import (
     audit, claim_waiting, get_request, money, plural, refresh_status, session,
 )
@@ -37,6 +37,7 @@ class ReportDone(BaseModel):
          opts={"notes": Opt(Kind.TEXT, max_len=2000)})
 def done(cmd: ReportDone, ctx: Context) -> Reply:
     s = session(ctx)
+    check_not_suspended(ctx, "report work")
     req = get_request(ctx, cmd.request, lock=True)
     c = my_claim(ctx, req, ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE, ClaimStatus.PENDING)
     if c.status == ClaimStatus.PENDING:

@@ -4,6 +4,7 @@ from handlers import (  # noqa: F401
     capacity,
     claims,
     completion,
+    control,
     digest,
     editing,
     health,

@@ -6,7 +6,6 @@ from sqlmodel import select
 
 from handlers.common import audit, find_partner, plural, session, when
 from handlers.contracts import current_agreement, valid_signature
-from handlers.errors import Conflict
 from handlers.grammar import Arg, Kind, Opt
 from handlers.incidents import open_incidents_by_org
 from handlers.registry import command
@@ -84,18 +83,4 @@ def vet(cmd: VetPartner, ctx: Context) -> Reply:
                  "agreement is signed and the guidelines acknowledged.", tone=Tone.SUCCESS)
 
 
-class SuspendPartner(BaseModel):
-    partner: str
-
-
-@command("suspend", summary="suspend a partner: its people can no longer claim", usage="suspend <partner>",
-         example='suspend "Contoso Field Services"', roles={Role.MANAGER}, who="managers",
-         args=[Arg("partner", Kind.TEXT, rest=True)])
-def suspend(cmd: SuspendPartner, ctx: Context) -> Reply:
-    org = find_partner(ctx, cmd.partner)
-    if org.status == OrgStatus.SUSPENDED:
-        raise Conflict(f"{org.name} is suspended already.")
-    before, org.status = org.status, OrgStatus.SUSPENDED
-    audit(ctx, "partner.suspended", org_id=org.id, was=before)
-    return Reply(text=f"{org.name} is suspended: its people can't claim new work. Claims already taken stay; "
-                 "cancel or reassign them if needed.", tone=Tone.SUCCESS)
+# `suspend` and `reinstate` are in handlers/control.py, beside `revoke` (a suspension revokes claims).

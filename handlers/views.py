@@ -43,6 +43,8 @@ CLAIM_WORDS = {
     ClaimStatus.RELEASED: "released",
     ClaimStatus.REJECTED: "rejected",
     ClaimStatus.CANCELLED: "cancelled",
+    ClaimStatus.REVOKED: "revoked",
+    ClaimStatus.REASSIGNED: "reassigned",
 }
 
 

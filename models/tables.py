@@ -50,6 +50,8 @@ class ClaimStatus(StrEnum):
     RELEASED = "released"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    REVOKED = "revoked"  # taken back by a dispatcher (or by a suspension)
+    REASSIGNED = "reassigned"  # every unit moved to another person by a dispatcher
 
 
 LIVE_CLAIM = (ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE)
