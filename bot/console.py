@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from sqlmodel import select
@@ -44,6 +45,8 @@ def render_reply(reply: Reply) -> str:
 
 
 class Console:
+    export_dir = Path(".")  # where an export's file is written
+
     def __init__(self, core: Surge, *, person: str | None, out: TextIO):
         self.core, self.person, self.out = core, person, out
 
@@ -98,6 +101,10 @@ class Console:
 
     def show(self, reply: Reply) -> None:
         self.print(render_reply(reply))
+        if reply.file is not None:  # an export: written beside the console, its path printed
+            path = (self.export_dir / reply.file.name).resolve()
+            path.write_text(reply.file.content, encoding="utf-8", newline="")
+            self.print(f"  → file written: {path}")
         names = self.names()
         for m in reply.messages:
             self.print(self.header(m, names))

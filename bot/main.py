@@ -288,5 +288,37 @@ def digest(
         raise typer.Exit(1) from None
 
 
+@cli.command("export")
+def export_csv(
+    what: Annotated[str, typer.Argument(help="payables | billing")],
+    month: Annotated[str | None, typer.Option(help="YYYY-MM, in the home MSP's time zone (default: this month)")] = None,
+    out: Annotated[str | None, typer.Option(help="write the CSV to this file (default: print it)")] = None,
+) -> None:
+    """Print (or write) a month's payables or billing as CSV."""
+    from zoneinfo import ZoneInfo
+
+    from handlers.books import EXPORTS, month_arg
+    from handlers.common import home_zone
+    from handlers.errors import UsageError
+
+    cfg = settings()
+    core = build_core(cfg)
+    if what not in EXPORTS:
+        typer.echo(f"surge: export payables or billing (not {what!r})", err=True)
+        raise typer.Exit(2)
+    with core.db.session() as s:
+        tz = ZoneInfo(home_zone(s, cfg.surge_timezone))
+        try:
+            content, _ = EXPORTS[what](s, month_arg(month, datetime.now(tz), tz), tz)
+        except UsageError as exc:
+            typer.echo(f"surge: {exc.args[0]}", err=True)
+            raise typer.Exit(2) from None
+    if out:
+        Path(out).write_text(content, encoding="utf-8", newline="")
+        typer.echo(f"wrote {out}", err=True)
+    else:
+        sys.stdout.write(content)
+
+
 if __name__ == "__main__":
     cli()

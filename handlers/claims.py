@@ -80,15 +80,16 @@ def _statements():
             else_=_word(RequestStatus.OPEN)))
         # what the reply and the job details show, as the locked row has them
         .returning(r.c.id, r.c.title, r.c.scope, r.c.units, r.c.units_taken, r.c.approval_required, r.c.deadline,
-                   r.c.pay_cents, r.c.customer, r.c.site, r.c.contact, r.c.town)
+                   r.c.pay_cents, r.c.bill_cents, r.c.customer, r.c.site, r.c.contact, r.c.town)
     )
     take_all = take.where(r.c.units_taken == bindparam("taken", type_=Integer))
     new_claim = insert(c).from_select(
         ["request_id", "person_id", "org_id", "units", "units_done", "units_verified", "status", "rework", "notes",
-         "created_at", "approved_at"],
+         "created_at", "approved_at", "pay_cents", "bill_cents"],
         select(request_id, person_id, org_id, bindparam("units", type_=Integer), literal_column("0"),
                literal_column("0"), bindparam("status", type_=String), literal_column("0"), literal_column("''"),
-               bindparam("created_at", type_=UTCDateTime()), bindparam("approved_at", type_=UTCDateTime()))
+               bindparam("created_at", type_=UTCDateTime()), bindparam("approved_at", type_=UTCDateTime()),
+               bindparam("pay_cents", type_=Integer), bindparam("bill_cents", type_=Integer))
         .where(~exists().where(other.c.request_id == request_id, other.c.person_id == person_id,
                                other.c.status.in_(live))),
     ).returning(c.c.id, c.c.units, c.c.org_id)
@@ -157,7 +158,8 @@ def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
         status = ClaimStatus.PENDING if req.approval_required else ClaimStatus.ACTIVE
         got = db.execute(_INSERT_CLAIM, {
             "request_id": req.id, "person_id": a.person_id, "org_id": a.org_id, "units": units, "status": status,
-            "created_at": ctx.now, "approved_at": None if req.approval_required else ctx.now}).first()
+            "created_at": ctx.now, "approved_at": None if req.approval_required else ctx.now,
+            "pay_cents": req.pay_cents, "bill_cents": req.bill_cents}).first()
     else:
         status = ClaimStatus(mine)
         got = db.execute(_TOP_UP, {"claim_id": row.mine_id, "n": units, "seen": mine}).first()
@@ -210,7 +212,7 @@ def claim_locked(cmd: ClaimUnits, ctx: Context) -> Reply:
         the_claim = Claim(
             request_id=req.id, person_id=ctx.actor.person_id, org_id=ctx.actor.org_id, units=units,
             created_at=ctx.now, status=ClaimStatus.PENDING if req.approval_required else ClaimStatus.ACTIVE,
-            approved_at=None if req.approval_required else ctx.now,
+            approved_at=None if req.approval_required else ctx.now, pay_cents=req.pay_cents, bill_cents=req.bill_cents,
         )
         s.add(the_claim)
     req.units_taken += units

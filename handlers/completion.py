@@ -100,7 +100,7 @@ def verify(cmd: VerifyWork, ctx: Context) -> Reply:
     reply.tell(Message(
         audience=Audience.DM, person_id=person.id, request_id=req.id, tone=Tone.SUCCESS,
         text=f"{ctx.actor.name} verified {plural(units, 'unit')} of your work on {req.ref} · {req.title} "
-        f"({money(units * req.pay_cents)} at {money(req.pay_cents)} per unit). Thank you!",
+        f"({money(units * c.pay_cents)} at {money(c.pay_cents)} per unit). Thank you!",
     ))
     if req.status == RequestStatus.COMPLETED:
         audit(ctx, "request.completed", request=req, units=req.units)

@@ -1,6 +1,7 @@
 """Importing this module registers every chat command."""
 from handlers import (  # noqa: F401
     agreements,
+    books,
     capacity,
     claims,
     completion,

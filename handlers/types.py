@@ -80,6 +80,14 @@ class Chart(BaseModel):
     series: dict[str, list[int]]  # name → one value per category, stacked in this order
 
 
+class FileOut(BaseModel):
+    """A file for the sender (a CSV export): the console writes it out; a chat platform uploads it."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    content: str
+
+
 class Message(BaseModel):
     audience: Audience
     text: str
@@ -130,6 +138,7 @@ class Reply(BaseModel):
     # Set by the handler that put a customer, site or contact into this answer: an adapter answering
     # in a shared channel then sends it to the sender alone (a DM), never to the channel.
     private: bool = False
+    file: FileOut | None = None  # a file for the sender (a CSV export)
 
     def card(self, request_id: int, change: CardChange = CardChange.UPDATE) -> Reply:
         if CardIntent(request_id=request_id, change=change) not in self.cards:

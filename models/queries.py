@@ -237,7 +237,7 @@ def verified_money(*, session: Session, periods: list[tuple[datetime, datetime]]
     cols = []
     for start, end in periods:
         inside = and_(Claim.verified_at >= start, Claim.verified_at < end)
-        cols += [_when(inside, units * SurgeRequest.bill_cents), _when(inside, units * SurgeRequest.pay_cents)]
+        cols += [_when(inside, units * Claim.bill_cents), _when(inside, units * Claim.pay_cents)]  # the claim's rates
     if not cols:
         return []
     row = session.exec(

@@ -220,6 +220,8 @@ class Claim(SQLModel, table=True):
     units: int
     units_done: int = 0
     units_verified: int = 0
+    pay_cents: int = 0  # the request's pay per unit when the claim was taken: what the partner is owed
+    bill_cents: int = 0  # the request's bill rate per unit when the claim was taken: what the customer is billed
     status: str = Field(default=ClaimStatus.ACTIVE, max_length=20, index=True)
     rework: int = 0  # times the work was sent back
     notes: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -289,6 +291,20 @@ class Incident(SQLModel, table=True):
     @property
     def ref(self) -> str:
         return f"IN-{self.id}"
+
+
+class Settlement(SQLModel, table=True):
+    """A partner's month marked paid by a manager; a settled month never changes."""
+
+    __tablename__ = "settlement"
+    __table_args__ = (UniqueConstraint("org_id", "month"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="org.id", index=True)
+    month: str = Field(max_length=7)  # YYYY-MM, in the settling manager's time zone
+    ref: str = Field(default="", max_length=200)  # the payment reference
+    by_id: int = Field(foreign_key="person.id")
+    at: datetime = Field(sa_column=_ts(False))
+    total_cents: int = 0
 
 
 class AuditEntry(SQLModel, table=True):
