@@ -32,6 +32,12 @@ def test_readme_walkthrough_tells_the_whole_story(core):
     assert "28 of 40 units left" in out
     assert "Verified 12 units of SR-1 by Tom Tech" in out
     assert "$300.00" in out  # the digest's margin: 12 × ($60 − $35)
+    # the dispatcher's hand on the work: edit, revoke, widen, an incident and the partner's record
+    assert "Edited SR-2 · Printer swap: deadline Sat 13 Mar 2027 17:00 EST" in out
+    assert "took back your claim on SR-2 · Printer swap (4 units): the customer asked for our own tech" in out
+    assert "now offered to tier 1–2 partners, 6 units left" in out
+    assert "Recorded IN-1 (conduct) against Contoso Field Services" in out
+    assert "1 claim revoked" in out and "Response: “new badges issued to every tech”" in out
     assert "Something went wrong" not in out
 
 
