@@ -5,6 +5,8 @@ notify anyone) and truncated with an ellipsis to Slack's limits; a message never
 """
 from __future__ import annotations
 
+import json
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -34,6 +36,8 @@ FIELD_TEXT = 2000
 HEADER_TEXT = 150
 BUTTON_TEXT = 75
 BUTTON_VALUE = 2000
+MAX_MODAL_BLOCKS = 100
+MAX_VIEW = 240_000  # Slack refuses views over 250 KB (`view_too_large`)
 TONE_EMOJI = {Tone.INFO: "", Tone.SUCCESS: ":white_check_mark: ", Tone.WARNING: ":warning: ", Tone.ERROR: ":x: "}
 
 
@@ -42,8 +46,34 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+ENTITIES = ("&amp;", "&lt;", "&gt;")
+
+
+def _safe_cut(text: str, at: int) -> int:
+    """`at`, or earlier so that the cut does not fall inside an `&amp;`-style entity."""
+    start = text.rfind("&", max(0, at - 4), at)
+    if start != -1 and any(text.startswith(e, start) and start + len(e) > at for e in ENTITIES):
+        return start
+    return at
+
+
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` in at most `limit` characters; a clipped text ends with a visible "…", never half an entity."""
+    return text if len(text) <= limit else text[: _safe_cut(text, limit - 1)] + "…"
+
+
+def chunks(text: str, size: int, most: int) -> list[str]:
+    """`text` in at most `most` pieces of at most `size` characters, each cut outside any entity; a text
+    too long for them all ends with "…"."""
+    if len(text) > size * most:
+        text = clip(text, size * most)
+    out, start = [], 0
+    while start < len(text):
+        end = len(text) if len(text) - start <= size else _safe_cut(text, start + size)
+        end = end if end > start else start + size  # (only for sizes shorter than an entity)
+        out.append(text[start:end])
+        start = end
+    return out
 
 
 def button(action: Action, index: int) -> ButtonElement:
@@ -85,8 +115,7 @@ def blocks_for(title: str | None, text: str, facts: list[Fact], actions: list[Ac
         blocks.append(HeaderBlock(text=PlainTextObject(text=clip(title, HEADER_TEXT))))
     if text:
         body = TONE_EMOJI[tone] + escape(text) if not title else escape(text)
-        for start in range(0, min(len(body), SECTION_TEXT * 4), SECTION_TEXT):
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=body[start:start + SECTION_TEXT])))
+        blocks += [SectionBlock(text=MarkdownTextObject(text=part)) for part in chunks(body, SECTION_TEXT, 4)]
     blocks += _fields(facts)
     if actions:
         elements = [button(a, i) for i, a in enumerate(actions)]
@@ -141,7 +170,7 @@ def _text_input(block: BlockId, label: str, *, initial: str | None = None, optio
 def _modal(callback: CallbackId, title: str, submit: str, blocks: list[Block], state: FormState) -> dict:
     return View(type="modal", callback_id=callback, title=PlainTextObject(text=clip(title, 24)),
                 submit=PlainTextObject(text=submit), close=PlainTextObject(text="Cancel"),
-                private_metadata=state.model_dump_json(exclude_none=True), blocks=blocks[:100]).to_dict()
+                private_metadata=state.model_dump_json(exclude_none=True), blocks=blocks[:MAX_MODAL_BLOCKS]).to_dict()
 
 
 def request_modal(state: FormState, prefill: dict[str, str]) -> dict:
@@ -172,19 +201,40 @@ def request_modal(state: FormState, prefill: dict[str, str]) -> dict:
     return _modal(CallbackId.REQUEST_FORM, "New surge request", "Post", blocks, state)
 
 
+def view_size(view: dict) -> int:
+    """A view's size as sent to Slack (JSON with every non-ASCII character escaped, as slack_sdk sends it)."""
+    return len(json.dumps(view))
+
+
 def sign_modal(state: FormState, title: str, version: str, text: str) -> dict:
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(f"{title} · version {version}", HEADER_TEXT)))]
-    body = escape(text)
-    for start in range(0, min(len(body), SECTION_TEXT * 90), SECTION_TEXT):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=body[start:start + SECTION_TEXT])))
-    blocks = blocks[:97]
-    blocks += [
+    """The agreement and the signature. The roster sets no length for an agreement: a text too long for
+    one view (`MAX_VIEW`) is shown up to there, with a line saying how long the whole is."""
+    head = [HeaderBlock(text=PlainTextObject(text=clip(f"{title} · version {version}", HEADER_TEXT)))]
+    inputs: list[Block] = [
         _text_input(BlockId.NAME, "Your full name", optional=False, hint="As it appears on the roster"),
         InputBlock(block_id=BlockId.AGREE, label=PlainTextObject(text="Agreement"), element=CheckboxesElement(
             action_id="value", options=[Option(value="agree", text=PlainTextObject(
                 text="I agree, on behalf of my company, to this agreement"))])),
     ]
-    return _modal(CallbackId.SIGN_FORM, "Sign the agreement", "Sign", blocks, state)
+    body = escape(text)
+    parts = chunks(body, SECTION_TEXT, MAX_MODAL_BLOCKS - len(head) - len(inputs))
+    note = (f"…\n\n_(The agreement is {len(text):,} characters, more than a Slack form holds; "
+            "read the whole text before signing.)_")
+
+    def view(blocks: list[Block]) -> dict:
+        return _modal(CallbackId.SIGN_FORM, "Sign the agreement", "Sign", blocks, state)
+
+    room = MAX_VIEW - len(note) - view_size(view(head + inputs))
+    shown: list[str] = []
+    for part in parts:
+        room -= view_size({"type": "section", "text": {"type": "mrkdwn", "text": part}}) + 1
+        if room < 0:
+            break
+        shown.append(part)
+    if sum(map(len, shown)) < len(body):  # left out: say so, in place of the last piece's end
+        last = shown.pop().removesuffix("…") if shown else ""
+        shown.append(last[: _safe_cut(last, SECTION_TEXT - len(note))] + note)
+    return view(head + [SectionBlock(text=MarkdownTextObject(text=part)) for part in shown] + inputs)
 
 
 def claim_some_modal(state: FormState, label: str) -> dict:

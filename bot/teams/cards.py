@@ -16,12 +16,12 @@ from bot.teams.ids import CARD_CONTENT_TYPE, CardState, Origin, Verb
 from handlers.forms import FormField
 from handlers.types import Action, ActionKind, Audience, Fact, Form, Message, Reply, Tone
 
-MAX_CARD_BYTES = 80_000  # Teams refuses messages over ~100 KB; stay well below
+MAX_CARD_BYTES = 80_000  # Teams refuses messages over ~100 KB (UTF-16 code units); stay well below
 BUTTON_TEXT = 60
 ACTIONS_PER_SET = 5
 MAX_ACTIONS = 20
 SHORT_FACT = 300
-SIGN_TEXT = 60_000
+SIGN_TEXT = 60_000  # the agreement shown in the sign form, as sent (see `size`)
 MAX_BLOCKS = 150  # TextBlocks per text
 MAX_FACTS = 60
 STYLE = {Tone.INFO: "default", Tone.SUCCESS: "good", Tone.WARNING: "warning", Tone.ERROR: "attention"}
@@ -264,16 +264,20 @@ def request_form(state: CardState, values: dict, errors: dict[str, str] | None =
 
 def sign_form(state: CardState, title: str, version: str, text: str, values: dict,
               errors: dict[str, str] | None = None) -> list[dict]:
+    """The agreement and the signature. The roster sets no length for an agreement: a text longer than
+    `SIGN_TEXT` (as sent) is shown up to there, with a line saying how long the whole is."""
     errors = errors or {}
-    shown = text if len(text) <= SIGN_TEXT else (
-        text[:SIGN_TEXT] + f"…\n\n(The agreement is {len(text):,} characters, more than a Teams card holds; "
+    kept = _prefix_within(text, SIGN_TEXT)
+    shown = text if kept == len(text) else (
+        text[:kept] + f"…\n\n(The agreement is {len(text):,} characters, more than a Teams card holds; "
         "read the whole text before signing.)")
     return [
         *_head(f"{title} · version {version}", None, errors),
         *text_blocks(shown),
         *_text(FormField.NAME, "Your full name, as on the roster", values, errors, required=True,
                message="Type your full name to sign."),
-        {"type": "Input.Toggle", "id": FormField.AGREE, "title": "I agree, on behalf of my company, to this agreement",
+        {"type": "Input.Toggle", "id": FormField.AGREE, "label": "Agreement",
+         "title": "I agree, on behalf of my company, to this agreement",
          "valueOn": "agree", "valueOff": "", "isRequired": True, "errorMessage": "Tick “I agree” to sign."},
         *_error(errors, FormField.AGREE),
         _buttons(state.model_copy(update={"form": Form.SIGN, "version": version}), "Sign"),
@@ -311,11 +315,24 @@ def message_response(text: str) -> dict:
 
 
 def size(content: dict) -> int:
-    return len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
+    """A card's size as sent: JSON with every non-ASCII character escaped (as botbuilder sends it), which
+    is at least its length in UTF-8 bytes and in UTF-16 code units (what Teams counts)."""
+    return len(json.dumps(content))
 
 
 def _bytes(text: str) -> int:
-    return len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
+    return len(json.dumps(text))
+
+
+def _prefix_within(text: str, limit: int) -> int:
+    """The length of the longest start of `text` whose size as sent is at most `limit`."""
+    if _bytes(text) <= limit:
+        return len(text)
+    low, high = 0, min(len(text), limit)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if _bytes(text[:mid]) <= limit else (low, mid - 1)
+    return low
 
 
 def fit(content: dict, limit: int = MAX_CARD_BYTES) -> dict:
@@ -327,18 +344,25 @@ def fit(content: dict, limit: int = MAX_CARD_BYTES) -> dict:
         old = holder[key]
         if total <= limit or len(old) <= 200:
             break
-        holder[key] = clip(old, max(200, len(old) - (total - limit) - 100))
+        holder[key] = clip(old, max(200, _prefix_within(old, _bytes(old) - (total - limit) - 100)))
         total -= _bytes(old) - _bytes(holder[key])
     # Still too big (a great many short pieces): drop content from the end of the longest list of items,
-    # keeping its buttons.
+    # keeping its first item, its inputs and its buttons.
     items = max(_item_lists(content), key=len, default=[])
-    keep = [i for i in items if i.get("type") == "ActionSet"]
-    rest = [i for i in items if i.get("type") != "ActionSet"]
-    while total > limit and len(rest) > 1:
-        total -= size(rest.pop()) + 2
-    if len(rest) + len(keep) < len(items):
-        items[:] = rest + [{"type": "TextBlock", "text": "…more in Surge", "wrap": True}] + keep
+    droppable = [k for k, item in enumerate(items) if not _kept(item)][1:]
+    dropped: set[int] = set()
+    while total > limit and droppable:
+        k = droppable.pop()
+        dropped.add(k)
+        total -= size(items[k]) + 2
+    if dropped:
+        items[:] = [item for k, item in enumerate(items) if k not in dropped]
+        items.insert(min(dropped), {"type": "TextBlock", "text": "…more in Surge", "wrap": True})
     return content
+
+
+def _kept(item: dict) -> bool:
+    return item.get("type") == "ActionSet" or str(item.get("type", "")).startswith("Input.")
 
 
 def _item_lists(node):
