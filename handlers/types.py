@@ -41,6 +41,8 @@ class ActionKind(StrEnum):
     APPROVE = "approve"
     VERIFY = "verify"
     REJECT = "reject"  # asks why first
+    REVOKE = "revoke"  # asks why first
+    REASSIGN = "reassign"  # asks to whom (and how many units) first
     POST_REQUEST = "post_request"  # opens the request form, prefilled
     START = "start"
     RUN = "run"
@@ -70,6 +72,7 @@ class Form(StrEnum):
     SIGN = "sign"
     CLAIM_SOME = "claim_some"
     REJECT = "reject"
+    REASSIGN = "reassign"
 
 
 class Chart(BaseModel):

@@ -216,6 +216,9 @@ def dispatch_card(req: SurgeRequest, claims: list[tuple[Claim, Person, Org]], tz
                 Action(kind=ActionKind.VERIFY, label=f"Verify {person.name}", command=f"verify {pub.ref} {who}", style="primary"),
                 Action(kind=ActionKind.REJECT, label=f"Send back {person.name}", command=f"reject {pub.ref} {who}", style="danger"),
             ]
+        if claim.status in LIVE_CLAIM:  # not yet verified: it can be taken back
+            actions.append(Action(kind=ActionKind.REVOKE, label=f"Revoke {person.name}", command=f"revoke {pub.ref} {who}",
+                                  style="danger"))
     text = base.text + ("\n*Claimants*\n" + "\n".join(lines) if lines else "\nNo claims yet.")
     return Message(
         audience=Audience.DISPATCH, title=base.title, text=text, fields=facts,

@@ -73,6 +73,8 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
             view = blocks.sign_modal(state.model_copy(update={"version": doc.version}), doc.title, doc.version, doc.text)
         elif kind is ActionKind.CLAIM_SOME:
             view = blocks.claim_some_modal(state, label)
+        elif kind is ActionKind.REVOKE:
+            view = blocks.reject_modal(state, label, "Revoke a claim")
         else:
             view = blocks.reject_modal(state, label)
         await client.views_open(trigger_id=trigger_id, view=view)

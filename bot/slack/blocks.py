@@ -154,7 +154,7 @@ def home_view(reply: Reply) -> dict:
 
 # -- forms ------------------------------------------------------------------------------------
 
-FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.POST_REQUEST}
+FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.REVOKE, ActionKind.POST_REQUEST}
 
 
 def _text_input(block: BlockId, label: str, *, initial: str | None = None, optional: bool = True,
@@ -244,7 +244,7 @@ def claim_some_modal(state: FormState, label: str) -> dict:
     return _modal(CallbackId.CLAIM_SOME_FORM, "Claim units", "Claim", blocks, state)
 
 
-def reject_modal(state: FormState, label: str) -> dict:
+def reject_modal(state: FormState, label: str, title: str = "Reject or send back") -> dict:
     blocks = [SectionBlock(text=MarkdownTextObject(text=escape(label))),
               _text_input(BlockId.WHY, "Why? (the tech sees this)", optional=False, multiline=True, max_length=1000)]
-    return _modal(CallbackId.REJECT_FORM, "Reject or send back", "Send", blocks, state)
+    return _modal(CallbackId.REJECT_FORM, title, "Send", blocks, state)

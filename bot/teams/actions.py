@@ -30,7 +30,7 @@ from handlers.views import request_cards
 log = logging.getLogger("surge.teams")
 
 FORM_OF = {ActionKind.CLAIM_SOME: Form.CLAIM_SOME, ActionKind.SIGN: Form.SIGN, ActionKind.REJECT: Form.REJECT,
-           ActionKind.POST_REQUEST: Form.REQUEST}
+           ActionKind.REVOKE: Form.REJECT, ActionKind.POST_REQUEST: Form.REQUEST}
 
 
 def first_line(text: str) -> str:

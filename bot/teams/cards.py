@@ -25,7 +25,7 @@ SIGN_TEXT = 60_000  # the agreement shown in the sign form, as sent (see `size`)
 MAX_BLOCKS = 150  # TextBlocks per text
 MAX_FACTS = 60
 STYLE = {Tone.INFO: "default", Tone.SUCCESS: "good", Tone.WARNING: "warning", Tone.ERROR: "attention"}
-FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.POST_REQUEST}
+FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.REVOKE, ActionKind.POST_REQUEST}
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 
 
@@ -296,7 +296,8 @@ def claim_some_form(state: CardState, values: dict, errors: dict[str, str] | Non
 def reject_form(state: CardState, values: dict, errors: dict[str, str] | None = None) -> list[dict]:
     errors = errors or {}
     return [
-        *_head("Reject or send back", f"`{state.command}`", errors),
+        *_head("Revoke a claim" if state.kind is ActionKind.REVOKE else "Reject or send back", f"`{state.command}`",
+               errors),
         *_text(FormField.WHY, "Why? (the tech sees this)", values, errors, required=True, multiline=True,
                max_length=1000, message="Say why, so the tech knows what to fix."),
         _buttons(state.model_copy(update={"form": Form.REJECT}), "Send"),

@@ -1,0 +1,66 @@
+"""The dispatch copy's buttons in Teams (Action.Execute invokes to the real adapter): Revoke asks why,
+Edit opens the request form prefilled, Reassign… asks to whom; each runs the text command's code, the
+clicker sees the card as it now stands, and every copy is updated in place. A refused one keeps the
+form with the reason beside it and changes nothing."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Chat
+from tests.harness import wait_for
+from tests.teams.conftest import DANA, DISPATCH, FRANK, PARTNERS, request_card, settle
+from tests.teams.fake_connector import button, buttons, card_of
+
+
+def text(card) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+def titles(card) -> list[str]:
+    return [b["title"] for b in buttons(card)]
+
+
+def claimed(posted, connector, units: int = 10):
+    """Frank holds `units` of SR-1; the dispatch post and its copy once it shows his buttons."""
+    posted.say(FRANK, "guidelines ack")
+    posted.say(FRANK, f"claim SR-1 {units}")
+    post = request_card(connector, DISPATCH, 1)
+    card = wait_for(lambda: (c := connector.latest_card(DISPATCH, post.created_id)) and "Revoke Frank" in text(c) and c,
+                    what="the dispatch card with Revoke Frank")
+    return post, card
+
+
+def test_revoke_asks_why_then_the_units_go_back_on_every_copy(posted, connector, surge):
+    post, card = claimed(posted, connector)
+    _, answer, _ = posted.click(DANA, button(card, "Revoke Frank"), channel=DISPATCH, card_id=post.created_id)
+    form = card_of(answer)
+    assert "Revoke a claim" in text(form) and "Acme Dental" in text(form)  # the dispatch copy, the form under it
+    send = button(form, "Send")
+    _, answer, _ = posted.click(DANA, send, inputs={"why": ""}, channel=DISPATCH, card_id=post.created_id)
+    assert "Say why" in text(card_of(answer))
+    _, answer, _ = posted.click(DANA, send, inputs={"why": "the customer wants our own staff"}, channel=DISPATCH,
+                                card_id=post.created_id)
+    shown = text(card_of(answer))
+    assert "Revoked Frank Fabrikam's claim on SR-1" in shown and "40 of 40 units left" in shown
+    assert not any(t.startswith("Revoke Frank") for t in titles(card_of(answer)))
+    partner = request_card(connector, PARTNERS, 1)
+    wait_for(lambda: "40 of 40 units left" in text(connector.latest_card(PARTNERS, partner.created_id)),
+             what="the partner card updated in place")
+    wait_for(lambda: [c for c in connector.dms_to(FRANK) if "took back your claim" in c.text], what="Frank told why")
+    settle(surge)
+    assert len([c for c in connector.in_conversation(PARTNERS, "post") if "SR-1 ·" in c.text]) == 1  # no double post
+
+
+def test_revoke_on_a_stale_card_keeps_the_form_with_the_reason_and_changes_nothing(posted, connector, surge):
+    post, card = claimed(posted, connector)
+    posted.say(FRANK, "done SR-1")
+    assert "Verified" in posted.say(DANA, 'verify SR-1 "Frank Fabrikam"')[0].text
+    settle(surge)
+    before = Chat(surge.core).state()
+    _, answer, _ = posted.click(DANA, button(card, "Revoke Frank"), channel=DISPATCH, card_id=post.created_id)
+    _, answer, _ = posted.click(DANA, button(card_of(answer), "Send"), inputs={"why": "no show"}, channel=DISPATCH,
+                                card_id=post.created_id)
+    shown = text(card_of(answer))
+    assert "no claim on SR-1 to take back" in shown and "Input.Text" in shown
+    settle(surge)
+    assert Chat(surge.core).state() == before
