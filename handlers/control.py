@@ -112,7 +112,7 @@ def reassign(cmd: ReassignUnits, ctx: Context) -> Reply:
         c.units, c.status, c.closed_at = units, ClaimStatus.REASSIGNED, ctx.now
     if target is None:
         target = Claim(request_id=req.id, person_id=to.id, org_id=to.org_id, units=units, status=ClaimStatus.ACTIVE,
-                       created_at=ctx.now, approved_at=ctx.now)
+                       created_at=ctx.now, approved_at=ctx.now, pay_cents=c.pay_cents, bill_cents=c.bill_cents)
         s.add(target)
     else:
         target.units += units

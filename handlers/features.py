@@ -11,6 +11,7 @@ from handlers import (  # noqa: F401
     health,
     help,
     incidents,
+    mine,
     partners,
     record,
     requests,

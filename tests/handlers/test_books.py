@@ -53,6 +53,18 @@ def test_a_claim_keeps_the_rates_of_the_moment_it_was_taken(ready):
     assert (month.billed, month.paid, month.margin) == (90000, 57500, 32500)
 
 
+def test_a_reassigned_claim_keeps_the_original_claims_rates(ready):
+    ready.ok(TOM, "claim SR-1 8")  # at $35 / $60
+    ready.ok(DANA, "edit SR-1 pay=40 bill=70")
+    ready.ok(FRANK, "guidelines ack")
+    ready.ok(DANA, 'reassign SR-1 "Tom Tech" "Frank Fabrikam" 3')
+    kept = claims(ready)
+    assert (kept[FRANK].units, kept[FRANK].pay_cents, kept[FRANK].bill_cents) == (3, 3500, 6000)
+    ready.ok(FRANK, "done SR-1")
+    ready.ok(DANA, 'verify SR-1 "Frank Fabrikam"')
+    assert "3 units × $35.00 = $105.00" in ready.ok(FRANK, "statement").fields[0].value
+
+
 def test_a_statement_lists_verified_work_at_each_claims_rate(ready):
     work(ready)
     reply = ready.ok(PAULA, "statement month=2027-03")
@@ -220,3 +232,26 @@ def test_the_cli_prints_or_writes_an_export(ready, db_url, tmp_path):
     assert run("billing", "--month", "2027-03", "--out", str(target)).returncode == 0
     assert [r["amount"] for r in csv.DictReader(io.StringIO(target.read_text()))] == ["300.00", "600.00"]
     assert run("billing", "--month", "March").returncode == 2
+
+
+def test_mine_shows_each_role_its_own_work(ready):
+    work(ready, verify_frank=False)  # Tom: 5 verified ($175.00); Frank: 10 reported done
+    ready.ok(PAULA, "guidelines ack")
+    ready.ok(PAULA, "claim SR-1 4")
+    ready.ok(FRANK, 'problem SR-1 "the server room is locked"')
+    tom = ready.ok(TOM, "mine")
+    assert {f.label: f.value for f in tom.fields} == {
+        "Your claims": "None open.", "You earned in March 2027": "$175.00 for 5 verified units"}
+    paula = {f.label: f.value for f in ready.ok(PAULA, "mine").fields}
+    assert paula["Claimed"].startswith("Paula Admin: SR-1 · DST patch, Main St office: 4 units")
+    assert paula["Contoso Field Services earned in March 2027"] == (
+        "$175.00 for 5 verified units\nPaula Admin: $0.00 for 0 verified units\nTom Tech: $175.00 for 5 verified units")
+    frank = {f.label: f.value for f in ready.ok(FRANK, "mine").fields}
+    assert frank["Reported done"].startswith("Frank Fabrikam: SR-1 · DST patch, Main St office: 10 units")
+    dana = ready.ok(DANA, "mine")
+    assert dana.fields[0].value == "SR-1 · DST patch, Main St office: Frank Fabrikam (10 units) to verify"
+    assert [a.command for a in dana.actions] == ['verify SR-1 "Frank Fabrikam"']
+    assert len(dana.fields) == 1 and not dana.private
+    morgan = ready.ok(MORGAN, "mine")
+    assert morgan.private and morgan.fields[1].label == "Open problems (1)"
+    assert "the server room is locked" in morgan.fields[1].value
