@@ -8,8 +8,9 @@ people holding a claim are told what changed for them.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 from sqlmodel import select
 
 from handlers.clock import _next_tier, _tiers, widen_to
@@ -17,11 +18,12 @@ from handlers.common import (
     audit, get_request, is_closed, money, plural, reader_zone, refresh_status, session, to_utc, when,
 )
 from handlers.errors import Conflict, UsageError
+from handlers.forms import Errors, FormField, Values, request_values
 from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
 from handlers.requests import MAX_TIER, PostRequest, check_request
-from handlers.types import Audience, CardChange, Context, Fact, Message, Reply, Tone
-from handlers.views import STATUS_WORDS, tiers_text
+from handlers.types import Audience, CardChange, Context, Fact, Form, Message, Reply, Tone
+from handlers.views import STATUS_WORDS, has_private, tiers_text
 from models.tables import LIVE_CLAIM, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest
 
 EDIT_EXAMPLE = 'edit SR-7 units=30 deadline=2027-03-12 site="14 Main St, Hicksville"'
@@ -56,12 +58,6 @@ class EditRequest(BaseModel):
     approval: bool | None = None
     loss: str | None = None  # `loss=ok`, as for `request`
 
-    @model_validator(mode="after")
-    def _something(self) -> EditRequest:
-        if not any(getattr(self, name) is not None for name in COLUMNS):
-            raise ValueError("Say what to change, like units=30 or deadline=2027-03-12")
-        return self
-
 
 @command(
     "edit", summary="change an open request; every copy of its card updates and claimants are told",
@@ -84,6 +80,10 @@ def edit(cmd: EditRequest, ctx: Context) -> Reply:
             RequestStatus.CANCELLED, RequestStatus.EXPIRED) else ""
         raise Conflict(f"{req.ref} is {STATUS_WORDS[req.status].lower()}; only an open request can be edited.{again}")
     given = {name: getattr(cmd, name) for name in COLUMNS if getattr(cmd, name) is not None}
+    if not given:  # `edit SR-7` alone (the card's Edit button): the request form, as the request stands
+        return Reply(text=f"Change {req.ref} in the request form, or type the changes, like "
+                     f"`{EDIT_EXAMPLE.replace('SR-7', req.ref)}`.", form=Form.REQUEST,
+                     prefill=form_values(req, ctx.actor.tz), edits=req.id, private=has_private(req))
     deadline, _ = check_request(ctx, as_posted(ctx, req, given, cmd.loss), example=EDIT_EXAMPLE)
     if cmd.units is not None and cmd.units < req.units_taken:
         raise Conflict(f"{plural(req.units_taken, 'unit')} of {req.ref} {'is' if req.units_taken == 1 else 'are'} "
@@ -104,6 +104,52 @@ def edit(cmd: EditRequest, ctx: Context) -> Reply:
                                                                     for col, (old, value) in changed.items())
                   + ". Every copy of its card is updated." + (f" Told {', '.join(told)}." if told else ""))
     return reply
+
+
+def form_values(req: SurgeRequest, tz: ZoneInfo) -> dict[str, str]:
+    """The request as the request form shows it (field → text), its deadline in the reader's time zone."""
+    deadline = req.deadline.astimezone(tz)
+    return {
+        FormField.TITLE: req.title, FormField.UNITS: str(req.units), FormField.DEADLINE: f"{deadline:%Y-%m-%dT%H:%M}",
+        FormField.DEADLINE_TIME: f"{deadline:%H:%M}", FormField.MINUTES: str(req.minutes_per_unit),
+        FormField.PAY: dollars(req.pay_cents), FormField.BILL: dollars(req.bill_cents) if req.bill_cents else "",
+        FormField.SKILLS: ", ".join(req.skills), FormField.SCOPE: req.scope, FormField.TOWN: req.town,
+        FormField.CUSTOMER: req.customer, FormField.SITE: req.site, FormField.CONTACT: req.contact,
+        FormField.APPROVAL: "yes" if req.approval_required else "no", FormField.TIER: str(req.tier),
+    }
+
+
+# what an emptied field of the form means for `edit` (a field left out of this is kept as it was)
+CLEARED = {"bill": 0, "skills": [], "scope": "", "customer": "", "site": "", "contact": "", "pay": 0, "town": ""}
+
+
+def edit_from_fields(request: int, values: Values, before: Values) -> tuple[EditRequest | None, Errors]:
+    """The `edit` an edit form asks for: the fields whose value differs from `before` (the request as
+    it stands), or the errors to show beside the fields."""
+    now, errors = request_values(values)
+    was, _ = request_values(before)
+    if errors:
+        return None, errors
+    if now.get("tier", 1) != was.get("tier", 1):
+        return None, {FormField.TIER: f"A request's tier is not edited; widen it instead: `widen SR-{request} "
+                                      f"tier={now.get('tier', 1)}`."}
+    changed = {name: now.get(name, CLEARED.get(name)) for name in COLUMNS
+               if name in now.keys() | was.keys() and now.get(name, CLEARED.get(name)) != was.get(name, CLEARED.get(name))}
+    changed = {name: value for name, value in changed.items() if value is not None}
+    if not changed:
+        return None, {FormField.TITLE: f"Nothing to change: SR-{request} already has these values."}
+    return EditRequest(request=request, **changed), {}
+
+
+def dollars(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def edit_values(ctx: Context, request_id: int) -> dict[str, str]:
+    """A request's form values as they stand now, for a dispatcher (an edit form's submit is read against
+    them: only what differs is changed); nothing for anyone else, or for a request that is gone."""
+    req = session(ctx).get(SurgeRequest, request_id)
+    return form_values(req, ctx.actor.tz) if req is not None and ctx.actor.has(Role.DISPATCHER) else {}
 
 
 def as_posted(ctx: Context, req: SurgeRequest, given: dict, loss: str | None) -> PostRequest:

@@ -79,6 +79,22 @@ def _entered(values: Values, field: FormField, errors: Errors) -> str:
 
 def request_from_fields(values: Values) -> tuple[PostRequest | None, Errors]:
     """The request a form describes, or the errors to show beside its fields."""
+    fields, errors = request_values(values)
+    if errors:
+        return None, errors
+    try:
+        cmd = PostRequest(**fields)
+    except ValidationError as exc:  # every field was checked above; this is the model's last word
+        return None, {FormField.TITLE: exc.errors()[0]["msg"].removeprefix("Value error, ")}
+    for name, why in request_problems(cmd):  # the form has no loss box: a loss is posted by text
+        why = why.replace("add loss=ok to post it anyway", "post it by text with loss=ok")
+        errors.setdefault(FormField(name), why)
+    return (None, errors) if errors else (cmd, {})
+
+
+def request_values(values: Values) -> tuple[dict, Errors]:
+    """A request form's fields, each read as the grammar reads it (PostRequest's field names), and the
+    errors beside the fields that could not be read or are missing."""
     fields: dict = {}
     errors: Errors = {}
     for key, (name, kind, max_len) in REQUEST_FIELDS.items():
@@ -106,16 +122,7 @@ def request_from_fields(values: Values) -> tuple[PostRequest | None, Errors]:
         errors[FormField.UNITS] = "How many units of work?"
     if fields.get("tier", 1) > MAX_TIER:
         errors[FormField.TIER] = f"Tier must be between 1 and {MAX_TIER}."
-    if errors:
-        return None, errors
-    try:
-        cmd = PostRequest(**fields)
-    except ValidationError as exc:  # every field was checked above; this is the model's last word
-        return None, {FormField.TITLE: exc.errors()[0]["msg"].removeprefix("Value error, ")}
-    for name, why in request_problems(cmd):  # the form has no loss box: a loss is posted by text
-        why = why.replace("add loss=ok to post it anyway", "post it by text with loss=ok")
-        errors.setdefault(FormField(name), why)
-    return (None, errors) if errors else (cmd, {})
+    return fields, errors
 
 
 def signature_from_fields(values: Values) -> tuple[str | None, Errors]:

@@ -44,6 +44,7 @@ class ActionKind(StrEnum):
     REVOKE = "revoke"  # asks why first
     REASSIGN = "reassign"  # asks to whom (and how many units) first
     POST_REQUEST = "post_request"  # opens the request form, prefilled
+    EDIT = "edit"  # runs `edit SR-n` alone, which answers with the request form, prefilled as the request stands
     START = "start"
     RUN = "run"
 
@@ -135,6 +136,7 @@ class Reply(BaseModel):
     ok: bool = True  # False: refused, and nothing was changed
     form: Form | None = None  # a form the adapter should open for the sender
     prefill: dict[str, str] = Field(default_factory=dict)
+    edits: int | None = None  # the request a REQUEST form edits (its submit runs `edit`, not `request`)
     messages: list[Message] = Field(default_factory=list)
     cards: list[CardIntent] = Field(default_factory=list)
     chart: Chart | None = None

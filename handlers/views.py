@@ -16,6 +16,7 @@ from handlers.common import home_zone, money, plural, when
 from handlers.types import Action, ActionKind, Actor, Audience, Fact, Message, Reply, Tone
 from models.tables import (
     LIVE_CLAIM,
+    TERMINAL_REQUEST,
     Claim,
     ClaimStatus,
     GuidelineVersion,
@@ -220,6 +221,8 @@ def dispatch_card(req: SurgeRequest, claims: list[tuple[Claim, Person, Org]], tz
             actions.append(Action(kind=ActionKind.REVOKE, label=f"Revoke {person.name}", command=f"revoke {pub.ref} {who}",
                                   style="danger"))
     text = base.text + ("\n*Claimants*\n" + "\n".join(lines) if lines else "\nNo claims yet.")
+    if req.status not in TERMINAL_REQUEST:
+        actions.insert(0, Action(kind=ActionKind.EDIT, label="Edit", command=f"edit {pub.ref}"))
     return Message(
         audience=Audience.DISPATCH, title=base.title, text=text, fields=facts,
         actions=actions[:20] + [Action(kind=ActionKind.RUN, label="History", command=f"audit {pub.ref}")],

@@ -26,12 +26,13 @@ from bot.config import Settings
 from bot.outbox import Outbox
 from bot.slack import blocks
 from bot.slack.door import SlackApp
-from bot.slack.forms import quoted, read_request_form, value_of
+from bot.slack.forms import fields_of, quoted, read_request_form, value_of
 from bot.slack.ids import BlockId, CallbackId, FormState
 from bot.slack.payloads import BUTTON, button_action
 from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
 from handlers.core import Surge
+from handlers.editing import edit_from_fields, edit_values
 from handlers.home import home
 from handlers.types import ActionKind, Form, Identity, Reply
 
@@ -135,7 +136,7 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
         if reply.form:
             if not acked:
                 await ack()
-            state = FormState(channel_id=body.get("channel_id"))
+            state = FormState(channel_id=body.get("channel_id"), edit=reply.edits)
             try:
                 await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
             except SlackApiError as exc:  # e.g. the trigger expired (3 s) while the core was busy
@@ -164,7 +165,7 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
         key = f"slack:action:{body['user']['id']}:{action.get('action_ts')}"
         reply = await run(core.handle_action, identity, clicked, key=key)
         if reply.form:
-            state = FormState(channel_id=channel, then=clicked.then)
+            state = FormState(channel_id=channel, then=clicked.then, edit=reply.edits)
             await open_form(body["trigger_id"], reply.form, identity, state, reply.prefill)
         else:
             await answer(body, reply)
@@ -174,11 +175,18 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
 
     @app.view(CallbackId.REQUEST_FORM)
     async def on_request_form(ack, body, view):
-        cmd, errors = read_request_form(view["state"]["values"])
+        """A new request, or (the form opened by `edit SR-n`) the fields of SR-n that were changed."""
+        state = FormState.model_validate_json(view.get("private_metadata") or "{}")
+        identity = who(body["user"]["id"])
+        if state.edit is not None:
+            before = await run(core.view, identity, lambda ctx: edit_values(ctx, state.edit))
+            cmd, errors = edit_from_fields(state.edit, fields_of(view["state"]["values"]), before)
+        else:
+            cmd, errors = read_request_form(view["state"]["values"])
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        reply = await run(core.handle, who(body["user"]["id"]), cmd, key=f"slack:view:{view['id']}")
+        reply = await run(core.handle, identity, cmd, key=f"slack:view:{view['id']}")
         if not reply.ok:
             await ack(response_action="errors", errors={BlockId.TITLE: blocks.clip(reply.text, 200)})
             return

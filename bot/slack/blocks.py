@@ -175,6 +175,7 @@ def _modal(callback: CallbackId, title: str, submit: str, blocks: list[Block], s
 
 def request_modal(state: FormState, prefill: dict[str, str]) -> dict:
     deadline = prefill.get("deadline", "")
+    approves = Option(value="yes", text=PlainTextObject(text="A dispatcher approves each claim"))
     blocks: list[Block] = [
         _text_input(BlockId.TITLE, "Title", initial=prefill.get("title"), optional=False, max_length=150),
         InputBlock(block_id=BlockId.UNITS, label=PlainTextObject(text="Units"),
@@ -194,10 +195,12 @@ def request_modal(state: FormState, prefill: dict[str, str]) -> dict:
         _text_input(BlockId.SITE, "Site address (private)", max_length=300, initial=prefill.get("site")),
         _text_input(BlockId.CONTACT, "Contact (private)", max_length=300, initial=prefill.get("contact")),
         InputBlock(block_id=BlockId.APPROVAL, label=PlainTextObject(text="Approval"), optional=True,
-                   element=CheckboxesElement(action_id="value", options=[
-                       Option(value="yes", text=PlainTextObject(text="A dispatcher approves each claim"))])),
+                   element=CheckboxesElement(action_id="value", options=[approves],
+                                             initial_options=[approves] if prefill.get("approval") == "yes" else None)),
         _text_input(BlockId.TIER, "Partner tier", initial=prefill.get("tier", "1"), max_length=1),
     ]
+    if state.edit is not None:  # opened by `edit SR-n`: the same form, saving the changes to SR-n
+        return _modal(CallbackId.REQUEST_FORM, f"Edit SR-{state.edit}", "Save", blocks, state)
     return _modal(CallbackId.REQUEST_FORM, "New surge request", "Post", blocks, state)
 
 

@@ -29,3 +29,4 @@ class FormState(BaseModel):
     command: str | None = None  # e.g. `claim SR-7`, completed by the form
     then: str | None = None  # runs after the form's command succeeded
     version: str | None = None  # the agreement version shown in the sign form
+    edit: int | None = None  # the request form edits this request (its submit runs `edit`, not `request`)

@@ -17,12 +17,13 @@ from botbuilder.core import TurnContext
 from pydantic import ValidationError
 
 from bot.teams import cards
-from bot.teams.forms import read_reason, read_request_form, read_signature, read_units
+from bot.teams.forms import fields_of, read_reason, read_request_form, read_signature, read_units
 from bot.teams.ids import DATA_KEY, CardState, Origin, Verb
 from bot.teams.notifier import card_activity
 from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
 from handlers.core import Surge
+from handlers.editing import edit_from_fields, edit_values
 from handlers.forms import FormField, quoted
 from handlers.types import Action, ActionKind, Audience, Form, Identity, Message, Reply
 from handlers.views import request_cards
@@ -64,8 +65,8 @@ class CardActions:
         clicked = Action(kind=state.kind or ActionKind.RUN, label="", command=state.command, then=state.then)
         reply = await in_core(self.core.handle_action, identity, clicked, key=key)
         if reply.form:
-            return await self.form(identity, reply.form, state.model_copy(update={"prefill": reply.prefill}),
-                                   dict(reply.prefill))
+            return await self.form(identity, reply.form, state.model_copy(
+                update={"prefill": reply.prefill, "edit": reply.edits}), dict(reply.prefill))
         if state.origin is Origin.MESSAGE:  # keep the notice; answer below it
             await tc.send_activity(card_activity(cards.reply_card(reply), cards.fallback(reply.title, reply.text)))
             return cards.message_response(first_line(reply.text))
@@ -74,7 +75,7 @@ class CardActions:
     async def submit(self, tc: TurnContext, identity: Identity, state: CardState, inputs: dict, key: str) -> dict:
         form, run = state.form, in_core
         if form is Form.REQUEST:
-            cmd, errors = read_request_form(inputs)
+            cmd, errors = await self.request_command(identity, state, inputs)
             if errors:
                 return await self.form(identity, form, state, inputs, errors)
             reply = await run(self.core.handle, identity, cmd, key=key)
@@ -102,6 +103,13 @@ class CardActions:
         else:
             return cards.message_response("Surge doesn't know that form.")
         return await self.answer(identity, state, reply)
+
+    async def request_command(self, identity: Identity, state: CardState, inputs: dict):
+        """A new request, or (the form opened by `edit SR-n`) the fields of SR-n that were changed."""
+        if state.edit is None:
+            return read_request_form(inputs)
+        before = await in_core(self.core.view, identity, lambda ctx: edit_values(ctx, state.edit))
+        return edit_from_fields(state.edit, fields_of(inputs), before)
 
     # -- what the clicker sees next -------------------------------------------------------------
 

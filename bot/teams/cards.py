@@ -236,7 +236,8 @@ def request_form(state: CardState, values: dict, errors: dict[str, str] | None =
     errors = errors or {}
     v = {k: str(x) for k, x in values.items()}
     return [
-        *_head("New surge request", "Customer, site and contact stay private: partners see the town only.", errors),
+        *_head(f"Edit SR-{state.edit}" if state.edit else "New surge request",
+               "Customer, site and contact stay private: partners see the town only.", errors),
         *_text(FormField.TITLE, "Title", v, errors, required=True, max_length=150),
         *_number(FormField.UNITS, "Units", v, errors, required=True),
         {"type": "Input.Date", "id": FormField.DEADLINE, "label": "Deadline (date)", "isRequired": True,
@@ -258,7 +259,7 @@ def request_form(state: CardState, values: dict, errors: dict[str, str] | None =
         {"type": "Input.Toggle", "id": FormField.APPROVAL, "title": "A dispatcher approves each claim",
          "valueOn": "yes", "valueOff": "no", "value": "yes" if v.get(FormField.APPROVAL) in ("yes", "true") else "no"},
         *_number(FormField.TIER, "Partner tier", {FormField.TIER: "1", **v}, errors, high=9),
-        _buttons(state.model_copy(update={"form": Form.REQUEST}), "Post"),
+        _buttons(state.model_copy(update={"form": Form.REQUEST}), "Save" if state.edit else "Post"),
     ]
 
 

@@ -43,6 +43,7 @@ class CardState(BaseModel):
     request_id: int | None = None  # for REQUEST: which request card to re-render
     audience: Audience | None = None  # for REQUEST: the partner or the dispatch copy
     version: str | None = None  # the agreement version the sign form showed
+    edit: int | None = None  # the request form edits this request (its submit runs `edit`, not `request`)
 
     def data(self) -> dict:
         return {DATA_KEY: self.model_dump(mode="json", exclude_defaults=True)}

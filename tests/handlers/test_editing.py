@@ -120,7 +120,8 @@ def test_an_edit_is_checked_like_a_new_request(ready):
     assert "loses $5.00" in ready.refused(DANA, "edit SR-1 bill=30").text
     assert "pay=… above $0" in ready.refused(DANA, "edit SR-1 pay=0").text
     assert "whole number above 0" in ready.refused(DANA, "edit SR-1 units=0").text
-    assert "Say what to change" in ready.refused(DANA, "edit SR-1").text
+    form = ready.ok(DANA, "edit SR-1")  # alone: the request form, as the request stands (a button opens it)
+    assert form.form == "request" and form.edits == 1 and form.prefill["units"] == "40" and form.private
     assert "Only dispatchers" in ready.refused(TOM, "edit SR-1 units=30").text
     ready.ok(DANA, "edit SR-1 pay=70 loss=ok")
     ready.ok(DANA, 'edit SR-1 title="Windows patch round" approval=yes')  # a bill below pay, accepted before

@@ -68,3 +68,58 @@ def test_revoke_on_a_stale_card_answers_beside_the_field_and_changes_nothing(sla
     assert "10 units verified" in slack.command("U0DANA", "status SR-1", channel=DISPATCH).text
     wait_for(lambda: outbox_idle(slack.stack.core), what="the outbox")
     assert len(slack.fake.sent("chat.update", channel=PARTNERS)) == updates
+
+
+def shown(view: dict, **changes: str) -> dict:
+    """The modal's state as Slack submits it when the user changed only `changes` (field → text)."""
+    values = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        el = block["element"]
+        if el["type"] == "datepicker":
+            value = {"selected_date": el.get("initial_date")}
+        elif el["type"] == "timepicker":
+            value = {"selected_time": el.get("initial_time")}
+        elif el["type"] == "checkboxes":
+            value = {"selected_options": el.get("initial_options") or []}
+        else:
+            value = {"value": el.get("initial_value")}
+        if block["block_id"] in changes:
+            value = {"value": changes[block["block_id"]]}
+        values[block["block_id"]] = {"value": {"type": el["type"], **value}}
+    return values
+
+
+def test_edit_opens_the_request_form_as_the_request_stands_and_saves_only_the_changes(slack):
+    card = claimed(slack)
+    posts = len(slack.fake.sent("chat.postMessage", channel=PARTNERS))
+    slack.click("U0DANA", button(slack, card, "Edit"), channel=DISPATCH)
+    view = slack.wait_sent("views.open")[-1]["view"]
+    assert view["callback_id"] == "surge.form.request" and view["title"]["text"] == "Edit SR-1"
+    assert view["submit"]["text"] == "Save" and "Acme Dental" in str(view) and "DST patch" in str(view)
+    saved = slack.submit("U0DANA", view, shown(view, units="30", contact="Bob Ray 516-555-0199"))
+    assert saved.status == 200 and not saved.body
+    note = slack.wait_sent("chat.postEphemeral", user="U0DANA")[-1]
+    assert "Edited SR-1" in note["text"] and "units 30 (was 40)" in note["text"] and "contact changed" in note["text"]
+    assert "pay" not in note["text"] and "title" not in note["text"]  # nothing else was touched
+    wait_for(lambda: "20 of 30 units left" in slack.fake.text_of(slack.card(PARTNERS)), what="the partner card")
+    wait_for(lambda: "Bob Ray" in slack.fake.text_of(slack.card(DISPATCH)), what="the dispatch card")
+    wait_for(lambda: [m for m in slack.fake.sent("chat.postMessage", channel="U0TOM") if "has changed" in m["text"]],
+             what="Tom told what changed")
+    wait_for(lambda: outbox_idle(slack.stack.core), what="the outbox")
+    assert len(slack.fake.sent("chat.postMessage", channel=PARTNERS)) == posts  # updated in place, never reposted
+    assert "Bob Ray" not in str(slack.fake.sent("chat.update", channel=PARTNERS))
+
+
+def test_an_edit_that_is_refused_answers_in_the_form_and_changes_nothing(slack):
+    card = claimed(slack)
+    slack.click("U0DANA", button(slack, card, "Edit"), channel=DISPATCH)
+    view = slack.wait_sent("views.open")[-1]["view"]
+    below = slack.submit("U0DANA", view, shown(view, units="5"))
+    assert below.body["response_action"] == "errors" and "can't go below 10" in below.body["errors"]["title"]
+    same = slack.submit("U0DANA", view, shown(view))
+    assert "Nothing to change" in same.body["errors"]["title"]
+    tier = slack.submit("U0DANA", view, shown(view, tier="2"))
+    assert "widen SR-1" in tier.body["errors"]["tier"]
+    assert "30 of 40 units left" in slack.command("U0DANA", "status SR-1", channel=DISPATCH).text

@@ -64,3 +64,59 @@ def test_revoke_on_a_stale_card_keeps_the_form_with_the_reason_and_changes_nothi
     assert "no claim on SR-1 to take back" in shown and "Input.Text" in shown
     settle(surge)
     assert Chat(surge.core).state() == before
+
+
+def form_values(card: dict) -> dict:
+    """The inputs of a card's form with the values it shows (what Teams submits when nothing is touched)."""
+    found = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Input.") and "id" in node:
+                found[node["id"]] = node.get("value", "")
+            for key, child in node.items():
+                if key != "data":
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(card)
+    return found
+
+
+def test_edit_opens_the_request_form_prefilled_and_saves_only_the_changes(posted, connector, surge):
+    post, card = claimed(posted, connector)
+    _, answer, _ = posted.click(DANA, button(card, "Edit"), channel=DISPATCH, card_id=post.created_id)
+    form = card_of(answer)
+    shown = form_values(form)
+    assert "Edit SR-1" in text(form) and shown["units"] == 40 and shown["customer"] == "Acme Dental"
+    assert shown["deadline"] == "2027-03-10" and shown["pay"] == "35.00" and shown["tier"] == 2
+    save = button(form, "Save")
+    _, answer, _ = posted.click(DANA, save, inputs={**shown, "units": 30, "site": "14 Oak St, Hicksville"},
+                                channel=DISPATCH, card_id=post.created_id)
+    after = text(card_of(answer))
+    assert "Edited SR-1" in after and "units 30 (was 40)" in after and "site changed" in after
+    assert "20 of 30 units left" in after and "14 Oak St" in after  # the dispatch copy as it now stands
+    partner = request_card(connector, PARTNERS, 1)
+    wait_for(lambda: "20 of 30 units left" in text(connector.latest_card(PARTNERS, partner.created_id)),
+             what="the partner card updated in place")
+    wait_for(lambda: [c for c in connector.dms_to(FRANK) if "has changed" in c.text], what="Frank told")
+    settle(surge)
+    assert len([c for c in connector.in_conversation(PARTNERS, "post") if "SR-1 ·" in c.text]) == 1
+
+
+def test_an_edit_that_is_refused_keeps_the_form_and_changes_nothing(posted, connector, surge):
+    post, card = claimed(posted, connector)
+    _, answer, _ = posted.click(DANA, button(card, "Edit"), channel=DISPATCH, card_id=post.created_id)
+    form = card_of(answer)
+    before = Chat(surge.core).state()
+    _, answer, _ = posted.click(DANA, button(form, "Save"), inputs={**form_values(form), "units": 5},
+                                channel=DISPATCH, card_id=post.created_id)
+    shown = text(card_of(answer))
+    assert "can't go below 10" in shown and "Edit SR-1" in shown  # the form again, with the reason
+    _, answer, _ = posted.click(DANA, button(form, "Save"), inputs=form_values(form), channel=DISPATCH,
+                                card_id=post.created_id)
+    assert "Nothing to change" in text(card_of(answer))
+    settle(surge)
+    assert Chat(surge.core).state() == before
