@@ -38,6 +38,7 @@ class FormField(StrEnum):
     NAME = "name"
     AGREE = "agree"
     WHY = "why"
+    TO = "to"
 
 
 Values = Mapping[str, str | None]  # field name → what was entered (None or "" for nothing)
@@ -157,6 +158,24 @@ def reason_from_fields(values: Values) -> tuple[str | None, Errors]:
     if not why:
         return None, {FormField.WHY: "Say why, so the tech knows what to fix."}
     return why[:MAX_REASON], {}
+
+
+def reassign_from_fields(values: Values) -> tuple[str | None, Errors]:
+    """The words a reassign form adds to `reassign SR-7 "<from>"`: who takes the units (named as in
+    the text command: a mention, a full name, a unique first name or prefix) and, if given, how many."""
+    errors: Errors = {}
+    to, raw = _entered(values, FormField.TO, errors), _entered(values, FormField.UNITS, errors)
+    if not to and FormField.TO not in errors:
+        errors[FormField.TO] = "Name who should take the units."
+    units = None
+    if raw and FormField.UNITS not in errors:
+        try:
+            units = convert(Kind.UNITS, raw, "units")
+        except UsageError as exc:
+            errors[FormField.UNITS] = exc.message
+    if errors:
+        return None, errors
+    return quoted(to[:200]) + (f" {units}" if units else ""), {}
 
 
 def quoted(text: str) -> str:

@@ -33,6 +33,7 @@ from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
 from handlers.core import Surge
 from handlers.editing import edit_from_fields, edit_values
+from handlers.forms import reassign_from_fields
 from handlers.home import home
 from handlers.types import ActionKind, Form, Identity, Reply
 
@@ -76,6 +77,8 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
             view = blocks.claim_some_modal(state, label)
         elif kind is ActionKind.REVOKE:
             view = blocks.reject_modal(state, label, "Revoke a claim")
+        elif kind is ActionKind.REASSIGN:
+            view = blocks.reassign_modal(state, label)
         else:
             view = blocks.reject_modal(state, label)
         await client.views_open(trigger_id=trigger_id, view=view)
@@ -219,6 +222,14 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
     @app.view(CallbackId.REJECT_FORM)
     async def on_reject_form(ack, body, view):
         await command_form(ack, body, view, BlockId.WHY, quoted)
+
+    @app.view(CallbackId.REASSIGN_FORM)
+    async def on_reassign_form(ack, body, view):
+        words, errors = reassign_from_fields(fields_of(view["state"]["values"]))
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await command_form(ack, body, view, BlockId.TO, lambda _: words)
 
     async def command_form(ack, body, view, block: BlockId, as_word) -> None:
         """A form that completes a button's command with one more word (units, a reason)."""

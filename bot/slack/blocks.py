@@ -154,7 +154,8 @@ def home_view(reply: Reply) -> dict:
 
 # -- forms ------------------------------------------------------------------------------------
 
-FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.REVOKE, ActionKind.POST_REQUEST}
+FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.REVOKE, ActionKind.REASSIGN,
+              ActionKind.POST_REQUEST}
 
 
 def _text_input(block: BlockId, label: str, *, initial: str | None = None, optional: bool = True,
@@ -251,3 +252,12 @@ def reject_modal(state: FormState, label: str, title: str = "Reject or send back
     blocks = [SectionBlock(text=MarkdownTextObject(text=escape(label))),
               _text_input(BlockId.WHY, "Why? (the tech sees this)", optional=False, multiline=True, max_length=1000)]
     return _modal(CallbackId.REJECT_FORM, title, "Send", blocks, state)
+
+
+def reassign_modal(state: FormState, label: str) -> dict:
+    blocks = [SectionBlock(text=MarkdownTextObject(text=escape(label))),
+              _text_input(BlockId.TO, "Give it to", optional=False, hint="A name, like Frank Fabrikam or Frank"),
+              InputBlock(block_id=BlockId.UNITS, label=PlainTextObject(text="How many units? (all if empty)"),
+                         optional=True, element=NumberInputElement(action_id="value", is_decimal_allowed=False,
+                                                                   min_value="1"))]
+    return _modal(CallbackId.REASSIGN_FORM, "Reassign a claim", "Reassign", blocks, state)

@@ -17,6 +17,7 @@ class CallbackId(StrEnum):
     SIGN_FORM = "surge.form.sign"
     CLAIM_SOME_FORM = "surge.form.claim_some"
     REJECT_FORM = "surge.form.reject"
+    REASSIGN_FORM = "surge.form.reassign"
 
 
 BlockId = FormField  # a modal's block ids are the platform-neutral form field names

@@ -17,7 +17,8 @@ from botbuilder.core import TurnContext
 from pydantic import ValidationError
 
 from bot.teams import cards
-from bot.teams.forms import fields_of, read_reason, read_request_form, read_signature, read_units
+from bot.teams.claim_forms import reassign_form
+from bot.teams.forms import fields_of, read_reassign, read_reason, read_request_form, read_signature, read_units
 from bot.teams.ids import DATA_KEY, CardState, Origin, Verb
 from bot.teams.notifier import card_activity
 from bot.workers import in_core
@@ -31,7 +32,7 @@ from handlers.views import request_cards
 log = logging.getLogger("surge.teams")
 
 FORM_OF = {ActionKind.CLAIM_SOME: Form.CLAIM_SOME, ActionKind.SIGN: Form.SIGN, ActionKind.REJECT: Form.REJECT,
-           ActionKind.REVOKE: Form.REJECT, ActionKind.POST_REQUEST: Form.REQUEST}
+           ActionKind.REVOKE: Form.REJECT, ActionKind.REASSIGN: Form.REASSIGN, ActionKind.POST_REQUEST: Form.REQUEST}
 
 
 def first_line(text: str) -> str:
@@ -100,6 +101,13 @@ class CardActions:
             if not reply.ok:
                 field = FormField.UNITS if form is Form.CLAIM_SOME else FormField.WHY
                 return await self.form(identity, form, state, inputs, {field: first_line(reply.text)})
+        elif form is Form.REASSIGN:
+            words, errors = read_reassign(inputs)
+            if errors:
+                return await self.form(identity, form, state, inputs, errors)
+            reply = await run(self.core.handle_text, identity, f"{state.command} {words}", key=key)
+            if not reply.ok:
+                return await self.form(identity, form, state, inputs, {FormField.TO: first_line(reply.text)})
         else:
             return cards.message_response("Surge doesn't know that form.")
         return await self.answer(identity, state, reply)
@@ -138,6 +146,8 @@ class CardActions:
             return cards.request_form(state, values, errors)
         if form is Form.CLAIM_SOME:
             return cards.claim_some_form(state, values, errors)
+        if form is Form.REASSIGN:
+            return reassign_form(state, values, errors)
         return cards.reject_form(state, values, errors)
 
     async def show(self, identity: Identity, state: CardState, *, answer: Reply | None = None,

@@ -7,7 +7,8 @@ form field names; all this adds is turning the submitted JSON values into text.
 from __future__ import annotations
 
 from handlers.forms import (
-    Errors, FormField, reason_from_fields, request_from_fields, signature_from_fields, units_from_fields,
+    Errors, FormField, reason_from_fields, reassign_from_fields, request_from_fields, signature_from_fields,
+    units_from_fields,
 )
 from handlers.requests import PostRequest
 
@@ -40,3 +41,7 @@ def read_reason(inputs: dict) -> tuple[str | None, Errors]:
 
 def read_signature(inputs: dict) -> tuple[str | None, Errors]:
     return signature_from_fields(fields_of(inputs))
+
+
+def read_reassign(inputs: dict) -> tuple[str | None, Errors]:
+    return reassign_from_fields(fields_of(inputs))

@@ -123,3 +123,42 @@ def test_an_edit_that_is_refused_answers_in_the_form_and_changes_nothing(slack):
     tier = slack.submit("U0DANA", view, shown(view, tier="2"))
     assert "widen SR-1" in tier.body["errors"]["tier"]
     assert "30 of 40 units left" in slack.command("U0DANA", "status SR-1", channel=DISPATCH).text
+
+
+def test_reassign_asks_to_whom_then_moves_the_units_and_both_are_told(slack):
+    card = claimed(slack)
+    slack.command("U0PAULA", "guidelines ack")
+    slack.click("U0DANA", button(slack, card, "Reassign Tom Tech"), channel=DISPATCH)
+    view = slack.wait_sent("views.open")[-1]["view"]
+    assert view["callback_id"] == "surge.form.reassign" and view["title"]["text"] == "Reassign a claim"
+    nobody = slack.submit("U0DANA", view, {"to": text_input(""), "units": {"value": {"value": None}}})
+    assert "Name who should take the units" in nobody.body["errors"]["to"]
+    moved = slack.submit("U0DANA", view, {"to": text_input("paula"),  # a unique first name, as in the text command
+                                          "units": {"value": {"type": "number_input", "value": "4"}}})
+    assert moved.status == 200 and not moved.body
+    note = slack.wait_sent("chat.postEphemeral", user="U0DANA")[-1]
+    assert "Moved 4 units of SR-1 from Tom Tech to Paula Admin" in note["text"]
+    updated = wait_for(lambda: (c := slack.card(DISPATCH)) and "Reassign Paula Admin…" in slack.buttons(c["blocks"])
+                       and c, what="the dispatch copy with Paula's claim")
+    assert "Tom Tech (Contoso Field Services): 6 units claimed" in slack.fake.text_of(updated)
+    job = wait_for(lambda: [m for m in slack.fake.sent("chat.postMessage", channel="U0PAULA")
+                            if "assigned you 4 units" in m["text"]], what="Paula's job details")
+    assert "Acme Dental" in slack.fake.text_of(job[-1])
+    wait_for(lambda: [m for m in slack.fake.sent("chat.postMessage", channel="U0TOM") if "moved 4 units" in m["text"]],
+             what="Tom told")
+    assert "30 of 40 units left" in slack.fake.text_of(slack.card(PARTNERS))  # still 10 taken, in place
+
+
+def test_reassign_to_someone_unknown_answers_beside_the_name_and_changes_nothing(slack):
+    card = claimed(slack)
+    slack.click("U0DANA", button(slack, card, "Reassign Tom Tech"), channel=DISPATCH)
+    view = slack.wait_sent("views.open")[-1]["view"]
+    unknown = slack.submit("U0DANA", view, {"to": text_input("Zed Nobody")})
+    assert "can't find “Zed Nobody” on the roster" in unknown.body["errors"]["to"]
+    gated = slack.submit("U0DANA", view, {"to": text_input("Morgan")})  # home staff take no claims
+    assert "home staff" in gated.body["errors"]["to"]
+    too_many = slack.submit("U0DANA", view, {"to": text_input("Paula Admin"),
+                                             "units": {"value": {"type": "number_input", "value": "11"}}})
+    assert "holds 10 units" in too_many.body["errors"]["to"]
+    status = slack.command("U0DANA", "status SR-1", channel=DISPATCH).text
+    assert "Tom Tech (Contoso Field Services): 10 units" in status and "Paula" not in status

@@ -8,7 +8,7 @@ import json
 
 from tests.conftest import Chat
 from tests.harness import wait_for
-from tests.teams.conftest import DANA, DISPATCH, FRANK, PARTNERS, request_card, settle
+from tests.teams.conftest import DANA, DISPATCH, FRANK, PARTNERS, PAULA, TOM, request_card, settle
 from tests.teams.fake_connector import button, buttons, card_of
 
 
@@ -118,5 +118,40 @@ def test_an_edit_that_is_refused_keeps_the_form_and_changes_nothing(posted, conn
     _, answer, _ = posted.click(DANA, button(form, "Save"), inputs=form_values(form), channel=DISPATCH,
                                 card_id=post.created_id)
     assert "Nothing to change" in text(card_of(answer))
+    settle(surge)
+    assert Chat(surge.core).state() == before
+
+
+def test_reassign_asks_to_whom_then_moves_the_units(posted, connector, surge):
+    post, card = claimed(posted, connector)
+    posted.say(PAULA, 'sign "Paula Admin"')
+    posted.say(TOM, "guidelines ack")
+    _, answer, _ = posted.click(DANA, button(card, "Reassign Frank"), channel=DISPATCH, card_id=post.created_id)
+    form = card_of(answer)
+    assert "Reassign a claim" in text(form) and "Input.Text" in text(form)
+    save = button(form, "Reassign")
+    _, answer, _ = posted.click(DANA, save, inputs={"to": "", "units": ""}, channel=DISPATCH, card_id=post.created_id)
+    assert "Name who should take the units" in text(card_of(answer))
+    _, answer, _ = posted.click(DANA, save, inputs={"to": "tom", "units": 4}, channel=DISPATCH,
+                                card_id=post.created_id)
+    shown = text(card_of(answer))
+    assert "Moved 4 units of SR-1 from Frank Fabrikam to Tom Tech" in shown
+    assert "Tom Tech (Contoso Field Services): 4 units claimed" in shown and "Reassign Tom Tech" in shown
+    wait_for(lambda: [c for c in connector.dms_to(TOM) if "assigned you 4 units" in c.text], what="Tom's job")
+    wait_for(lambda: [c for c in connector.dms_to(FRANK) if "moved 4 units" in c.text], what="Frank told")
+    wait_for(lambda: "Tom Tech" in text(connector.latest_card(DISPATCH, post.created_id)),
+             what="the dispatch card updated in place")
+    settle(surge)
+
+
+def test_reassign_to_someone_unknown_keeps_the_form_and_changes_nothing(posted, connector, surge):
+    post, card = claimed(posted, connector)
+    settle(surge)
+    before = Chat(surge.core).state()
+    _, answer, _ = posted.click(DANA, button(card, "Reassign Frank"), channel=DISPATCH, card_id=post.created_id)
+    _, answer, _ = posted.click(DANA, button(card_of(answer), "Reassign"), inputs={"to": "Zed Nobody"},
+                                channel=DISPATCH, card_id=post.created_id)
+    shown = text(card_of(answer))
+    assert "can't find “Zed Nobody” on the roster" in shown and "Zed Nobody" in shown  # what was typed is kept
     settle(surge)
     assert Chat(surge.core).state() == before
