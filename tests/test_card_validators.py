@@ -26,6 +26,7 @@ from bot import charts
 from bot.slack import blocks
 from bot.slack.ids import FormState
 from bot.teams import cards
+from bot.teams.claim_forms import reassign_form
 from bot.teams.app import WELCOME_CHANNEL, WELCOME_GROUP, WELCOME_PERSONAL
 from bot.teams.ids import CardState, Origin
 from handlers.types import Action, ActionKind, Audience, Chart, Fact, Message, Reply, Tone
@@ -144,6 +145,10 @@ def teams_cards() -> dict[str, dict]:
         "claim_some_errors": cards.claim_some_form(state, {"units": "0"}, errors),
         "reject": cards.reject_form(state, {}),
         "reject_errors": cards.reject_form(state, {"why": ""}, errors),
+        "request_edit": cards.request_form(state.model_copy(update={"edit": 7}), {
+            "title": "Swap", "units": "20", "deadline": "2027-03-08T09:00", "approval": "yes", "customer": "Acme"}),
+        "reassign": reassign_form(state, {}),
+        "reassign_errors": reassign_form(state, {"to": "Zed", "units": "0"}, errors | {"to": "Who is Zed?"}),
     }
     for name, items in forms.items():
         out[f"form/{name}"] = cards.card(items)
@@ -190,6 +195,10 @@ def slack_payloads() -> dict[str, tuple[str, object]]:
     out["modal_sign_huge"] = ("ModalView", blocks.sign_modal(state, "Mutual", "3", HUGE * 10))
     out["modal_claim_some"] = ("ModalView", blocks.claim_some_modal(state, "Claim units of *SR-7* <x>"))
     out["modal_reject"] = ("ModalView", blocks.reject_modal(state, "Reject Tom on SR-7"))
+    out["modal_revoke"] = ("ModalView", blocks.reject_modal(state, "Revoke Tom on SR-7", "Revoke a claim"))
+    out["modal_reassign"] = ("ModalView", blocks.reassign_modal(state, 'reassign SR-7 "Tom Tech"'))
+    out["modal_request_edit"] = ("ModalView", blocks.request_modal(state.model_copy(update={"edit": 7}), {
+        "title": "Swap", "units": "20", "deadline": "2027-03-08T09:00", "approval": "yes", "customer": "Acme"}))
     return out
 
 
