@@ -158,7 +158,7 @@ class SurgeTeamsBot(TeamsActivityHandler):
         log.info("teams: message from %s (%s)", identity.user_id, activity.from_property.name)
         reply = await in_core(self.core.handle_text, identity, command_text(activity))
         if reply.form:
-            state = CardState(origin=Origin.REPLY, prefill=reply.prefill)
+            state = CardState(origin=Origin.REPLY, prefill=reply.prefill, edit=reply.edits)
             items = await self.actions.form_items(identity, reply.form, state, dict(reply.prefill))
             content = cards.card(items) if items else cards.reply_card(reply)
         else:

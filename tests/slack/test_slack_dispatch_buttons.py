@@ -162,3 +162,13 @@ def test_reassign_to_someone_unknown_answers_beside_the_name_and_changes_nothing
     assert "holds 10 units" in too_many.body["errors"]["to"]
     status = slack.command("U0DANA", "status SR-1", channel=DISPATCH).text
     assert "Tom Tech (Contoso Field Services): 10 units" in status and "Paula" not in status
+
+
+def test_edit_typed_alone_opens_the_same_form(slack):
+    ready(slack)
+    assert slack.command("U0DANA", "edit SR-1", channel=DISPATCH).status == 200
+    view = slack.wait_sent("views.open")[-1]["view"]
+    assert view["title"]["text"] == "Edit SR-1"
+    assert slack.submit("U0DANA", view, shown(view, title="DST patch round")).status == 200
+    assert "Edited SR-1 · DST patch round" in slack.wait_sent("chat.postEphemeral", user="U0DANA")[-1]["text"]
+    assert "DST patch round" in slack.command("U0DANA", "list", channel=DISPATCH).text

@@ -155,3 +155,16 @@ def test_reassign_to_someone_unknown_keeps_the_form_and_changes_nothing(posted, 
     assert "can't find “Zed Nobody” on the roster" in shown and "Zed Nobody" in shown  # what was typed is kept
     settle(surge)
     assert Chat(surge.core).state() == before
+
+
+def test_edit_typed_alone_opens_the_same_form_and_saving_edits_not_posts(posted, connector, surge):
+    form = posted.say(DANA, "edit SR-1")[0].card
+    assert "Edit SR-1" in text(form) and form_values(form)["title"] == "DST patch, Main St office"
+    _, answer, _ = posted.click(DANA, button(form, "Save"), inputs={**form_values(form), "title": "DST patch round"})
+    assert "Edited SR-1 · DST patch round" in text(card_of(answer))
+    settle(surge)
+    from sqlmodel import select
+
+    from models.tables import SurgeRequest
+    with surge.core.db.session() as s:
+        assert [r.title for r in s.exec(select(SurgeRequest))] == ["DST patch round"]  # edited, never a new one
