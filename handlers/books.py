@@ -60,14 +60,15 @@ def decimal(cents: int) -> str:
     return f"{Decimal(cents).scaleb(-2):.2f}"
 
 
-def _partner_lines(lines: list[Line]) -> list[Fact]:
-    """Per request, a line per tech: units × the claim's pay rate = amount."""
+def _partner_lines(lines: list[Line], tz: ZoneInfo) -> list[Fact]:
+    """Per request, a line per tech: units × the claim's pay rate = amount, and when it is due."""
     by_request: dict[tuple[int, str], list[Line]] = defaultdict(list)
     for x in lines:
         by_request[(x.request_id, x.title)].append(x)
     return [Fact(label=f"SR-{rid} · {title}", value="\n".join(
         f"{x.tech}: {plural(x.units, 'unit')} × {money(x.pay_cents)} = {money(x.owed)}"
-        + (" (adjustment: verified after its month was settled)" if x.adjustment else "") for x in group))
+        + (" (adjustment: verified after its month was settled)" if x.adjustment else "")
+        + f", due {x.due_at.astimezone(tz):%Y-%m-%d}" for x in group))
         for (rid, title), group in by_request.items()]
 
 
@@ -100,7 +101,7 @@ def statement(cmd: ShowStatement, ctx: Context) -> Reply:
     found = settlements(session=s, org_id=org.id).get((org.id, month))
     text = (f"Owed to {org.name} for {month_label(month)}: {money(owed)} for "
             f"{plural(sum(x.units for x in lines), 'verified unit')}. {_settled_words(found, ctx)}")
-    fields = _partner_lines(lines) or [Fact(label="Verified work", value="None this month.")]
+    fields = _partner_lines(lines, ctx.actor.tz) or [Fact(label="Verified work", value="None this month.")]
     return Reply(title=f"Statement · {org.name} · {month_label(month)}", text=text, fields=fields)
 
 

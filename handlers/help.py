@@ -7,7 +7,7 @@ from handlers.common import not_on_roster, session
 from handlers.errors import UsageError
 from handlers.grammar import Arg, Kind
 from handlers.lifecycle import deactivated
-from handlers.registry import ANYONE, REGISTRY, command
+from handlers.registry import ANYONE, PREFIXED, REGISTRY, command
 from handlers.types import Context, Fact, Reply
 
 
@@ -25,7 +25,7 @@ def help_(cmd: Help, ctx: Context) -> Reply:
             raise UsageError(f"There is no command “{cmd.topic[:30]}”. Type `help` for the list.")
         return Reply(title=spec.name, text=f"{spec.summary}.\nWho: {spec.who}.",
                      fields=[Fact(label="Usage", value=f"`{spec.usage}`"), Fact(label="Example", value=f"`{spec.example}`")])
-    allowed = [s for s in REGISTRY.values() if s.allows(actor.roles, actor.known)]
+    allowed = [s for s in (*REGISTRY.values(), *PREFIXED.values()) if s.allows(actor.roles, actor.known)]
     lines = [f"`{s.usage}` — {s.summary}" for s in sorted(allowed, key=lambda s: s.name)]
     intro = (f"Hi {actor.name.split()[0]}! Here's what you can do:" if actor.known
              else f"{deactivated(session(ctx), actor.identity) or not_on_roster(session(ctx))} Meanwhile:")

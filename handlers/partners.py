@@ -50,7 +50,8 @@ def partners(cmd: ListPartners, ctx: Context) -> Reply:
         fields.append(Fact(
             label=f"{org.name} · {org.status}",
             value=f"{vetting}; {agreement}; {plural(rec.units_verified, 'unit')} verified, {rate}, "
-            f"{rec.rework} rework, {rec.releases} releases, {plural(rec.leads, 'lead')} handed back"
+            f"{rec.rework} rework, {rec.releases} releases, {plural(rec.leads, 'lead')} handed back; "
+            f"paid {plural(org.terms_days, 'day')} after verification"
             + "".join(f"\n⚠️ open incident {line}" for line in open_incidents.get(org.id, [])),
         ))
     return Reply(title="Partners", text="Scores: " + ", ".join(QUESTIONS.values()) + " (1–5).", fields=fields)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class CommandSpec:
 
 
 REGISTRY: dict[str, CommandSpec] = {}
+# A command that also takes another kind of id (`approve EX-4` beside `approve SR-7 <person>`):
+# (name, id prefix) → its spec, chosen by the first word's prefix; request ids keep the main spec.
+PREFIXED: dict[tuple[str, str], CommandSpec] = {}
+_ID = re.compile(r"^([A-Za-z]{2})-?\d{1,9}$")
 
 
 def command(
@@ -57,21 +62,26 @@ def command(
     opts: dict[str, Opt] | None = None,
     who: str = "anyone known",
     reads_only: bool = False,
+    prefix: str | None = None,
 ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         model = typing.get_type_hints(fn)["cmd"]
-        REGISTRY[name] = CommandSpec(
+        spec = CommandSpec(
             name=name, summary=summary, usage=usage, example=example, model=model, handler=fn,
             roles=frozenset(roles or {KNOWN}), args=tuple(args or ()), opts=dict(opts or {}), who=who,
             reads_only=reads_only,
         )
+        if prefix:
+            PREFIXED[(name, prefix.upper())] = spec
+        else:
+            REGISTRY[name] = spec
         return fn
 
     return register
 
 
 def spec_for(model: type[BaseModel]) -> CommandSpec:
-    for spec in REGISTRY.values():
+    for spec in (*REGISTRY.values(), *PREFIXED.values()):
         if spec.model is model:
             return spec
     raise KeyError(model)
@@ -81,6 +91,8 @@ def parse(text: str) -> BaseModel:
     """Chat text to a typed command, or a `UsageError` that says what was wrong."""
     word, tokens = split_command(text)
     spec = REGISTRY.get(word)
+    if tokens and tokens[0].option_key is None and (m := _ID.match(tokens[0].text)):
+        spec = PREFIXED.get((word, m.group(1).upper()), spec)
     if spec is None:
         if not word:
             raise UsageError("A command starts with its name.", example="claim SR-7 12")

@@ -72,6 +72,7 @@ class _Strict(BaseModel):
 class HomeIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
     timezone: str | None = None  # none: the SURGE_TIMEZONE setting
+    payment_terms_days: int = Field(default=30, ge=0, le=365, strict=True)  # partners' default terms
     _tz = field_validator("timezone")(_tz)
 
 
@@ -89,6 +90,7 @@ class PartnerIn(_Strict):
     tier: int = Field(default=1, ge=1, le=9, strict=True)
     skills: list[str] = Field(default_factory=list)
     timezone: str | None = None
+    terms_days: int | None = Field(default=None, ge=0, le=365, strict=True)  # none: the home's terms
     signed: SignedIn | None = None
     _tz = field_validator("timezone")(_tz)
 
@@ -260,7 +262,8 @@ class _Apply:
         for p in r.partners:
             # The status seeds a new partner; afterwards managers change it in chat (vet, suspend).
             values = {"name": p.name, "kind": OrgKind.PARTNER, "skills": p.skills, "timezone": p.timezone,
-                      "tier": p.tier}
+                      "tier": p.tier,
+                      "terms_days": r.home.payment_terms_days if p.terms_days is None else p.terms_days}
             orgs[p.name.lower()] = self.upsert(Org, [func.lower(Org.name) == p.name.lower()], values,
                                                f"partner {p.name}", on_create={"status": p.status})
         self._check_identities(r)

@@ -3,6 +3,7 @@
 Nothing here imports a chat platform SDK.
 """
 from models.db import Database
+from models.ledger import Dispute, Expense  # noqa: F401  (registers the tables)
 from models.tables import (
     AgreementVersion,
     AuditEntry,

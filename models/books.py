@@ -7,11 +7,12 @@ the next month not yet settled, as an adjustment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from models.ledger import Dispute, Expense, ExpenseStatus
 from models.tables import Claim, ClaimStatus, Org, Person, Settlement, SurgeRequest
 
 
@@ -32,6 +33,12 @@ class Line:
     bill_cents: int
     verified_at: datetime
     adjustment: bool  # verified after its own month was settled: counts in this (later) month
+    terms_days: int = 30  # the partner's: paid this many days after verification
+    kind: str = "work"  # work | credit (a resolved dispute) | expense (approved, at cost)
+
+    @property
+    def due_at(self) -> datetime:
+        return self.verified_at + timedelta(days=self.terms_days)
 
     @property
     def ref(self) -> str:
@@ -85,7 +92,7 @@ def month_lines(*, session: Session, month: str, tz: ZoneInfo, org_id: int | Non
     _, end = month_bounds(month, tz)
     settled = settlements(session=session, org_id=org_id) if payables else {}
     stmt = (
-        select(Claim, SurgeRequest, Org.name, Person.name)
+        select(Claim, SurgeRequest, Org, Person.name)
         .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
         .join(Org, Org.id == Claim.org_id)
         .join(Person, Person.id == Claim.person_id)
@@ -94,13 +101,42 @@ def month_lines(*, session: Session, month: str, tz: ZoneInfo, org_id: int | Non
     if org_id is not None:
         stmt = stmt.where(Claim.org_id == org_id)
     lines = []
-    for c, r, partner, tech in session.exec(stmt).all():
+    for c, r, org, tech in session.exec(stmt).all():
         counted = books_month(c.verified_at, c.org_id, tz, settled)
         if counted != month:
             continue
         lines.append(Line(
-            claim_id=c.id, request_id=r.id, title=r.title, org_id=c.org_id, partner=partner, tech=tech,
+            claim_id=c.id, request_id=r.id, title=r.title, org_id=c.org_id, partner=org.name, tech=tech,
             customer=r.customer, site=r.site, units=c.units_verified, pay_cents=c.pay_cents,
             bill_cents=c.bill_cents, verified_at=c.verified_at, adjustment=counted != month_of(c.verified_at, tz),
+            terms_days=org.terms_days,
         ))
+    lines += _extra_lines(session, month, tz, org_id, settled, end)
     return sorted(lines, key=lambda x: (x.partner, x.request_id, x.tech, x.verified_at, x.claim_id))
+
+
+def _extra_lines(s: Session, month: str, tz: ZoneInfo, org_id: int | None,
+                 settled: dict[tuple[int, str], Settlement], end: datetime) -> list[Line]:
+    """Units credited by resolved disputes (at the claim's rates) and approved expenses (at cost),
+    counted like a verification on the day they were recorded."""
+    base = (select(Claim, SurgeRequest, Org, Person.name).join(SurgeRequest, SurgeRequest.id == Claim.request_id)
+            .join(Org, Org.id == Claim.org_id).join(Person, Person.id == Claim.person_id))
+    credits = base.add_columns(Dispute).join(Dispute, Dispute.claim_id == Claim.id).where(
+        Dispute.units_credited > 0, Dispute.resolved_at < end)
+    spent = base.add_columns(Expense).join(Expense, Expense.claim_id == Claim.id).where(
+        Expense.status == ExpenseStatus.APPROVED, Expense.decided_at < end)
+    if org_id is not None:
+        credits, spent = credits.where(Claim.org_id == org_id), spent.where(Claim.org_id == org_id)
+    rows = [(c, r, org, tech, d.resolved_at, "credit", f"{r.title} (credit, {d.ref})", d.units_credited,
+             c.pay_cents, c.bill_cents) for c, r, org, tech, d in s.exec(credits).all()]
+    rows += [(c, r, org, tech, e.decided_at, "expense", f"expense: {e.what}", 1, e.amount_cents, e.amount_cents)
+             for c, r, org, tech, e in s.exec(spent).all()]
+    out = []
+    for c, r, org, tech, at, kind, title, units, pay, bill in rows:
+        counted = books_month(at, c.org_id, tz, settled)
+        if counted == month:
+            out.append(Line(claim_id=c.id, request_id=r.id, title=title, org_id=c.org_id, partner=org.name,
+                            tech=tech, customer=r.customer, site=r.site, units=units, pay_cents=pay,
+                            bill_cents=bill, verified_at=at, adjustment=counted != month_of(at, tz),
+                            terms_days=org.terms_days, kind=kind))
+    return out

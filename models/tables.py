@@ -71,6 +71,7 @@ class Org(SQLModel, table=True):
     skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     timezone: str | None = Field(default=None, max_length=64)
     tier: int = 1  # a partner sees and claims a request once its visible tier has reached this one
+    terms_days: int = 30  # days from verification to payment
     # The six vetting questions, each 1..5, set by a manager with `vet`.
     score_quality: int | None = None
     score_commitment: int | None = None
