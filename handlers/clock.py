@@ -20,6 +20,7 @@ from handlers.common import home_zone, plural, reader_zone, when
 from handlers.contracts import current_agreement
 from handlers.core import enqueue
 from handlers.digest import SharedFigures, digest_for, manager_zone
+from handlers.followups import overdue_problems, problem_reminder
 from handlers.types import Action, ActionKind, Audience, CardChange, Message, Reply, Tone
 from models.db import Database
 from models.tables import (
@@ -48,7 +49,8 @@ def run_due(db: Database, now: datetime, *, home_timezone: str = "UTC") -> list[
     """Send everything due at `now`; returns the keys of what this call sent."""
     sent: list[str] = []
     home_timezone = db.read(lambda s: home_zone(s, home_timezone))
-    for finder in (digests, unclaimed_units, not_started, expiring_agreements, waiting_verification):
+    for finder in (digests, unclaimed_units, not_started, expiring_agreements, waiting_verification,
+                   open_problems):
         for due in db.run(lambda s, f=finder: list(f(s, now, home_timezone))):
             if _send_once(db, due, now):
                 sent.append(due.keys[0])
@@ -202,6 +204,11 @@ def waiting_verification(s: Session, now: datetime, home_tz: str) -> Iterator[Du
                          Action(kind=ActionKind.REJECT, label="Send back", command=f"reject {r.ref} {who}", style="danger")])])
 
         yield Due(keys=(f"remind:verify:{claim.id}:{claim.done_at.isoformat()}",), build=build)
+
+
+def open_problems(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
+    for pid in overdue_problems(s, now):
+        yield Due(keys=(f"remind:problem:{pid}",), build=lambda session, p=pid: problem_reminder(session, p, now))
 
 
 # -- tier widening ------------------------------------------------------------------------------

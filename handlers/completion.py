@@ -6,14 +6,15 @@ from sqlmodel import select
 
 from handlers.claims import check_not_suspended, my_claim
 from handlers.common import (
-    audit, claim_waiting, get_request, money, plural, refresh_status, session,
+    audit, claim_waiting, get_request, money, plural, refresh_status, session, when,
 )
 from handlers.errors import Conflict, NotFound
+from handlers.followups import hand_back
 from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Audience, Context, Message, Reply, Tone
 from models.tables import (
-    Claim, ClaimStatus, CompletionReport, Lead, Person, Problem, RequestStatus, Role, SurgeRequest,
+    Claim, ClaimStatus, CompletionReport, Person, Problem, RequestStatus, Role, SurgeRequest,
 )
 
 
@@ -177,11 +178,12 @@ def problem(cmd: ReportProblem, ctx: Context) -> Reply:
     c = _claimant(ctx, req)
     p = Problem(request_id=req.id, person_id=c.person_id, org_id=c.org_id, text=cmd.text, at=ctx.now)
     s.add(p)
-    audit(ctx, "problem.reported", request=req, org_id=c.org_id, text=cmd.text)
-    alert = (f"⚠️ Problem on {req.ref} · {req.title} at {req.customer or req.town}, "
+    s.flush()
+    audit(ctx, "problem.reported", request=req, org_id=c.org_id, text=cmd.text, problem=p.ref)
+    alert = (f"⚠️ Problem {p.ref} on {req.ref} · {req.title} at {req.customer or req.town}, "
              f"reported by {ctx.actor.name} ({ctx.actor.org_name}): {cmd.text}")
-    reply = Reply(text=f"Dispatch has been told about the problem on {req.ref}. Stay safe; they'll contact you.",
-                  tone=Tone.SUCCESS)
+    reply = Reply(text=f"Dispatch has been told about the problem on {req.ref} ({p.ref}). Stay safe; "
+                  "they'll contact you.", tone=Tone.SUCCESS)
     reply.tell(Message(audience=Audience.DISPATCH, request_id=req.id, private=True, tone=Tone.ERROR, text=alert))
     creator = s.get(Person, req.created_by_id)
     if creator:
@@ -203,13 +205,17 @@ def lead(cmd: HandBackLead, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request)
     c = _claimant(ctx, req)
-    s.add(Lead(request_id=req.id, person_id=c.person_id, org_id=c.org_id, text=cmd.text, at=ctx.now))
-    audit(ctx, "lead.handed_back", request=req, org_id=c.org_id, text=cmd.text)
+    found, new = hand_back(ctx, req, c, cmd.text)
+    if not new:
+        return Reply(text=f"Already handed back as {found.ref} on {when(found.at, ctx.actor.tz)}; "
+                     f"it is {found.state}.")
+    audit(ctx, "lead.handed_back", request=req, org_id=c.org_id, text=cmd.text, lead=found.ref)
     return Reply(
-        text=f"Thank you: the lead is with the dispatchers, and it counts in {ctx.actor.org_name}'s favour.",
+        text=f"Thank you: the lead ({found.ref}) is with the dispatchers, and it counts in "
+        f"{ctx.actor.org_name}'s favour.",
         tone=Tone.SUCCESS,
     ).tell(Message(
         audience=Audience.DISPATCH, request_id=req.id, private=True, tone=Tone.SUCCESS,
-        text=f"💡 Lead from {req.customer or req.town} ({req.ref}), handed back by {ctx.actor.name} "
+        text=f"💡 Lead {found.ref} from {req.customer or req.town} ({req.ref}), handed back by {ctx.actor.name} "
         f"({ctx.actor.org_name}): {cmd.text}",
     ))

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from handlers.common import money, plural, session as session_of, when
 from handlers.contracts import current_agreement
 from handlers.errors import NotFound, UsageError
+from handlers.followups import folded, lead_lines, open_problem_lines
 from handlers.grammar import Kind, Opt
 from handlers.incidents import open_incident_lines
 from handlers.registry import command
@@ -143,6 +144,8 @@ class Digest(BaseModel):
     money_month: Money
     chart: Chart | None = None
     incidents: list[str] = []  # open incidents against partners, with their age and response
+    open_problems: list[str] = []  # problems not yet resolved, oldest first, with their age
+    open_leads: list[str] = []  # leads new or contacted, newest first, with their state
 
     @property
     def tz(self) -> ZoneInfo:
@@ -252,6 +255,8 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         money_month=Money(billed=month_money.billed, paid=month_money.paid),
         chart=fig.get(("chart", now), lambda: units_chart(session=s, now=now)),
         incidents=fig.get(("incidents", now), lambda: open_incident_lines(s, now)),
+        open_problems=fig.get(("open problems", now), lambda: open_problem_lines(s, now)),
+        open_leads=fig.get(("open leads", now), lambda: lead_lines(s, now, open_only=True)),
     )
 
 
@@ -334,6 +339,10 @@ def render_digest(d: Digest) -> Reply:
     fields.append(Fact(label="Leads yesterday", value=_notes(d.leads, tz)))
     if d.incidents:
         fields.append(Fact(label="Open incidents", value="\n".join(f"• {i}" for i in d.incidents)))
+    if d.open_problems:
+        fields.append(Fact(label=f"Open problems ({len(d.open_problems)})", value=folded(d.open_problems, "problems")))
+    if d.open_leads:
+        fields.append(Fact(label=f"Leads to follow up ({len(d.open_leads)})", value=folded(d.open_leads, "leads")))
     warn = g.at_risk or d.problems or any(p.agreement is not AgreementState.SIGNED for p in d.partners)
     # Private: the problems and leads are the techs' words from the customer's site, and the money is
     # the home MSP's own (bill rates, margins).

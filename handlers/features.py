@@ -10,6 +10,7 @@ from handlers import (  # noqa: F401
     disputes,
     editing,
     expenses,
+    followups,
     health,
     help,
     incidents,

@@ -149,11 +149,11 @@ class Resolve(BaseModel):
 
 Resolver = Callable[[Resolve, int, Context], Reply]
 RESOLVERS: dict[str, Resolver] = {}  # id prefix → what closes it; problems (PR) and disputes (DS) join later
-NOT_YET = {"PR": "problems"}
+NOT_YET: dict[str, str] = {}  # id prefixes announced before what resolves them
 
 
-@command("resolve", summary="close an incident (IN-n) or a dispute (DS-n, units= credits verified units)",
-         usage='resolve IN-3|DS-2 "what was done" [units=N]', example=RESOLVE_EXAMPLE,
+@command("resolve", summary="close an incident (IN-n), a problem (PR-n) or a dispute (DS-n, units= credits "
+         "verified units)", usage='resolve IN-3|PR-4|DS-2 "what was done" [units=N]', example=RESOLVE_EXAMPLE,
          roles={Role.DISPATCHER, Role.MANAGER}, who="dispatchers, managers",
          args=[Arg("ref", Kind.WORD, max_len=40), Arg("text", Kind.TEXT, max_len=2000)],
          opts={"units": Opt(Kind.UNITS)})

@@ -90,7 +90,8 @@ def _problems(ctx: Context) -> Fact:
     rows = session(ctx).exec(
         select(Problem, SurgeRequest, Person).join(SurgeRequest, SurgeRequest.id == Problem.request_id)
         .join(Person, Person.id == Problem.person_id)
-        .where(SurgeRequest.status.not_in(TERMINAL_REQUEST), Problem.at >= ctx.now - timedelta(days=PROBLEM_DAYS))
+        .where(SurgeRequest.status.not_in(TERMINAL_REQUEST), Problem.at >= ctx.now - timedelta(days=PROBLEM_DAYS),
+               Problem.resolved_at.is_(None))
         .order_by(Problem.at)
     ).all()
     lines = [f"{r.ref} · {r.title}: “{pr.text}” ({p.name}, {when(pr.at, ctx.actor.tz)})" for pr, r, p in rows]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from handlers.common import find_partner, plural, session, when
+from handlers.common import find_partner, money, plural, session, when
 from handlers.errors import Forbidden, UsageError
+from handlers.followups import won_leads
 from handlers.grammar import Arg, Kind
 from handlers.registry import command
 from handlers.types import Context, Fact, Reply
@@ -67,10 +68,12 @@ def record(cmd: ShowRecord, ctx: Context) -> Reply:
     total = lambda name: sum(getattr(t, name) for t in techs)  # noqa: E731
     still_open = sum(1 for i in found if i.resolved_at is None)
     answered = sum(1 for i in found if i.response)
+    won, worth = won_leads(s, org.id)
     text = (f"{plural(total('taken'), 'unit')} taken · {total('verified'):,} verified · "
             f"{_on_time(total('on_time'), total('claims_verified'))} · reworked {plural(total('reworked'), 'time')} · "
             f"{plural(total('released'), 'unit')} released · {plural(total('revoked'), 'claim')} revoked · "
-            f"{plural(total('leads'), 'lead')} handed back · {plural(len(found), 'incident')} "
+            f"{plural(total('leads'), 'lead')} handed back ({won} won, {money(worth)}) · "
+            f"{plural(len(found), 'incident')} "
             f"({still_open} open, {answered} with a response)")
     fields = [Fact(label=t.name, value=_tech(t)) for t in techs] or [Fact(label="Techs", value="No work taken yet.")]
     fields += [_incident(i, ctx) for i in found]

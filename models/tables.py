@@ -245,26 +245,6 @@ class CompletionReport(SQLModel, table=True):
     outcome_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
-class Problem(SQLModel, table=True):
-    __tablename__ = "problem"
-    id: int | None = Field(default=None, primary_key=True)
-    request_id: int = Field(foreign_key="surge_request.id", index=True)
-    person_id: int = Field(foreign_key="person.id")
-    org_id: int = Field(foreign_key="org.id")
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    at: datetime = Field(sa_column=_ts(False, index=True))
-
-
-class Lead(SQLModel, table=True):
-    __tablename__ = "lead"
-    id: int | None = Field(default=None, primary_key=True)
-    request_id: int = Field(foreign_key="surge_request.id", index=True)
-    person_id: int = Field(foreign_key="person.id")
-    org_id: int = Field(foreign_key="org.id", index=True)
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    at: datetime = Field(sa_column=_ts(False, index=True))
-
-
 class IncidentKind(StrEnum):
     SOLICITATION = "solicitation"  # suspected poaching of a customer or of staff: the agreement's subject
     CONDUCT = "conduct"
@@ -397,3 +377,6 @@ class ConversationReference(SQLModel, table=True):
     service_url: str = Field(max_length=500)
     reference: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+
+
+from models.followups import Lead, LeadState, Problem  # noqa: E402,F401  (their tables, with their state)

@@ -75,7 +75,7 @@ def test_resolve_closes_an_incident_once_and_other_ids_wait_for_their_features(r
     closed = [m for m in dms_to(ready, "Paula Admin") if "closed" in (m["title"] or "")]
     assert len(closed) == 1 and "no longer works" not in closed[0]["text"]  # the home MSP's own note
     assert "resolved already by Morgan Manager" in ready.refused("Dana Dispatch", 'resolve IN-1 "again"').text
-    assert "isn't in Surge yet" in ready.refused("Dana Dispatch", 'resolve PR-4 "fixed"').text
+    assert "There is no PR-4" in ready.refused("Dana Dispatch", 'resolve PR-4 "fixed"').text
     assert "There is no DS-2" in ready.refused("Dana Dispatch", 'resolve DS-2 "credited"').text
     assert "not an id Surge resolves" in ready.refused("Dana Dispatch", 'resolve XY-2 "x"').text
     assert "not an id like IN-3" in ready.refused("Dana Dispatch", 'resolve banana "x"').text
