@@ -320,5 +320,31 @@ def export_csv(
         sys.stdout.write(content)
 
 
+
+@cli.command()
+def report(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM, in the home MSP's zone (default: last month)")] = None,
+) -> None:
+    """Print the month report a manager is sent on the 1st: margin, partners, customers, incidents, leads."""
+    from zoneinfo import ZoneInfo
+
+    from bot.console import render_reply
+    from handlers.books import month_arg
+    from handlers.common import home_zone
+    from handlers.errors import UsageError
+    from handlers.month_report import month_report, previous_month
+
+    cfg = settings()
+    core = build_core(cfg)
+    with core.db.session() as s:
+        tz = ZoneInfo(home_zone(s, cfg.surge_timezone))
+        try:
+            chosen = month_arg(month, datetime.now(tz), tz) if month else previous_month(
+                month_arg(None, datetime.now(tz), tz))
+        except UsageError as exc:
+            typer.echo(f"surge: {exc.args[0]}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(render_reply(month_report(session=s, month=chosen, tz=tz)))
+
 if __name__ == "__main__":
     cli()

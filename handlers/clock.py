@@ -21,6 +21,7 @@ from handlers.contracts import current_agreement
 from handlers.core import enqueue
 from handlers.digest import SharedFigures, digest_for, manager_zone
 from handlers.followups import overdue_problems, problem_reminder
+from handlers.month_report import month_reports_due
 from handlers.types import Action, ActionKind, Audience, CardChange, Message, Reply, Tone
 from models.db import Database
 from models.tables import (
@@ -54,6 +55,9 @@ def run_due(db: Database, now: datetime, *, home_timezone: str = "UTC") -> list[
         for due in db.run(lambda s, f=finder: list(f(s, now, home_timezone))):
             if _send_once(db, due, now):
                 sent.append(due.keys[0])
+    for key, build in db.run(lambda s: list(month_reports_due(s, now, home_timezone))):
+        if _send_once(db, Due(keys=(key,), build=build), now):  # the 1st, 08:00: month reports, statements
+            sent.append(key)
     sent += widen_tiers(db, now)
     sent += expire(db, now)
     return sent

@@ -82,3 +82,12 @@ def test_serve_migrates_loads_roster_and_answers_healthz(tmp_path):
 def test_help_lists_commands(tmp_path, args):
     result = surge(args, tmp_path)
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_report_prints_a_months_figures(tmp_path):
+    surge(["roster", "load", str(ROSTER)], tmp_path)
+    result = surge(["report", "--month", "2027-03"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Month report · March 2027" in result.stdout and "Margin $0.00: billed $0.00, paid $0.00" in result.stdout
+    bad = surge(["report", "--month", "March"], tmp_path)
+    assert bad.returncode == 2 and "like 2027-03" in bad.stderr
