@@ -20,6 +20,7 @@ from handlers.common import home_zone, plural, reader_zone, when
 from handlers.contracts import current_agreement
 from handlers.core import enqueue
 from handlers.digest import SharedFigures, digest_for, manager_zone
+from handlers.forecast import forecast_widen
 from handlers.followups import overdue_problems, problem_reminder
 from handlers.month_report import month_reports_due
 from handlers.types import Action, ActionKind, Audience, CardChange, Message, Reply, Tone
@@ -59,6 +60,7 @@ def run_due(db: Database, now: datetime, *, home_timezone: str = "UTC") -> list[
         if _send_once(db, Due(keys=(key,), build=build), now):  # the 1st, 08:00: month reports, statements
             sent.append(key)
     sent += widen_tiers(db, now)
+    sent += forecast_widen(db, now, home_timezone)  # sooner than the timer when claims come too slowly
     sent += expire(db, now)
     return sent
 

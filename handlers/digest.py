@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from handlers.common import money, plural, session as session_of, when
 from handlers.contracts import current_agreement
 from handlers.errors import NotFound, UsageError
+from handlers.forecast import add_projections
 from handlers.followups import folded, lead_lines, open_problem_lines
 from handlers.grammar import Kind, Opt
 from handlers.incidents import open_incident_lines
@@ -353,7 +354,8 @@ def render_digest(d: Digest) -> Reply:
 def digest_for(*, session: Session, manager_id: int, day: date, now: datetime,
                shared: SharedFigures | None = None) -> Reply:
     """The digest as a `Reply`: what the scheduler sends at 08:00 and what `surge digest` prints."""
-    return render_digest(build_digest(session=session, manager_id=manager_id, day=day, now=now, shared=shared))
+    d = build_digest(session=session, manager_id=manager_id, day=day, now=now, shared=shared)
+    return add_projections(render_digest(d), session=session, now=now, tz=d.tz)  # requests projected short
 
 
 def digest_text(core, *, manager: str | None, day: date | None, now: datetime) -> list[Reply]:
