@@ -67,13 +67,23 @@ class SlackRig:
         except ValueError:
             return Answer(status, raw, took)
 
-    def command(self, user: str, text: str, *, channel: str = PARTNERS, **kw) -> Answer:
+    def command(self, user: str, text: str, *, channel: str = PARTNERS, follow: bool = True, **kw) -> Answer:
+        """A signed slash command, and what its sender was told: in the ack, or (when Surge acked first,
+        as it does when the core is busy or slow on this machine) through its `response_url`.
+        `follow=False`: the ack alone."""
         n = next(self.ids)
         form = {"token": "legacy", "team_id": "T0SURGE", "team_domain": "surge", "channel_id": channel,
                 "channel_name": "partners", "user_id": user, "user_name": user.lower(), "command": "/surge",
                 "text": text, "api_app_id": "A0SURGE", "response_url": self.fake.response_url(f"cmd{n}"),
                 "trigger_id": f"trigger.{n}"}
-        return self.post(urllib.parse.urlencode(form), "application/x-www-form-urlencoded", **kw)
+        ack = self.post(urllib.parse.urlencode(form), "application/x-www-form-urlencoded", **kw)
+        if not follow or ack.status != 200 or ack.body:
+            return ack
+        # an empty ack: the answer follows through response_url, or a form opens with the trigger
+        wait_for(lambda: self.fake.sent(f"respond/cmd{n}") or self.fake.sent("views.open", trigger_id=f"trigger.{n}"),
+                 what=f"the answer to {text!r}")
+        said = self.fake.sent(f"respond/cmd{n}")
+        return Answer(ack.status, said[-1], ack.seconds) if said else ack
 
     def interact(self, payload: dict, **kw) -> Answer:
         return self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}),
