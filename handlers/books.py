@@ -243,7 +243,8 @@ def export(cmd: Export, ctx: Context) -> Reply:
     content, lines = EXPORTS[cmd.what](session(ctx), month, ctx.actor.tz)
     name = f"surge-{cmd.what}-{month}.csv"
     return Reply(
-        title=f"Export · {cmd.what} · {month_label(month)}", file=FileOut(name=name, content=content),
+        title=f"Export · {cmd.what} · {month_label(month)}",
+        file=FileOut(name=name, content=content, command=f"surge export {cmd.what} --month {month}"),
         text=f"{name}: {plural(len(lines), 'line')}. From a terminal on the server: "
         f"`surge export {cmd.what} --month {month} --out {name}`.",
         private=cmd.what == "billing",  # names customers and sites

@@ -90,6 +90,7 @@ class FileOut(BaseModel):
     model_config = ConfigDict(frozen=True)
     name: str
     content: str
+    command: str = ""  # the same file from the command line, for a platform that cannot receive it
 
 
 class Message(BaseModel):

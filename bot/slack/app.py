@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.outbox import Outbox
 from bot.slack import blocks
 from bot.slack.door import SlackApp
+from bot.slack.files import noting_the_dm, send_to_dm
 from bot.slack.forms import fields_of, quoted, read_request_form, value_of
 from bot.slack.ids import BlockId, CallbackId, FormState
 from bot.slack.payloads import BUTTON, button_action
@@ -133,7 +134,7 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
                 if not done:  # Slack gives up at 3 s: acknowledge now, answer when the core is done
                     await ack()
                     acked = True
-            reply = await work
+            reply = noting_the_dm(await work)
         finally:
             in_flight -= 1
         if reply.form:
@@ -152,6 +153,8 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
         else:
             await ack(response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
                       blocks=blocks.reply_blocks(reply))
+        if reply.file and (failed := await send_to_dm(client, body["user_id"], reply.file)):
+            await respond(body, response_type="ephemeral", text=f"{reply.file.name} could not be sent ({failed}).")
         outbox.wake()
 
     @app.action(BUTTON)
@@ -269,8 +272,10 @@ def build_slack_app(settings: Settings, core: Surge, outbox: Outbox, client: Asy
             return
         if not await run(core.first_time, f"slack:event:{body.get('event_id')}"):
             return  # Slack re-delivered an event we already answered
-        reply = await run(core.handle_text, who(event["user"]), event.get("text") or "")
+        reply = noting_the_dm(await run(core.handle_text, who(event["user"]), event.get("text") or ""))
         await say(text=blocks.fallback(reply.title, reply.text), blocks=blocks.reply_blocks(reply))
+        if reply.file and (failed := await send_to_dm(client, event["user"], reply.file)):
+            await say(text=f"{reply.file.name} could not be sent ({failed}).")
         outbox.wake()
 
     @app.event("app_mention")

@@ -157,6 +157,9 @@ class SurgeTeamsBot(TeamsActivityHandler):
         identity = Identity(platform="teams", user_id=activity.from_property.id)
         log.info("teams: message from %s (%s)", identity.user_id, activity.from_property.name)
         reply = await in_core(self.core.handle_text, identity, command_text(activity))
+        if reply.file:  # a file in a personal chat needs a consent card flow: point to where it can be had
+            reply = reply.model_copy(update={"text": "Teams can't receive files from Surge here: use "
+                                             f"`{reply.file.command or 'surge'}` or Slack.", "file": None})
         if reply.form:
             state = CardState(origin=Origin.REPLY, prefill=reply.prefill, edit=reply.edits)
             items = await self.actions.form_items(identity, reply.form, state, dict(reply.prefill))
