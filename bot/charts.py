@@ -1,33 +1,39 @@
-"""Drawing a `Chart` as a PNG (matplotlib, no display needed)."""
+"""Drawing a `Chart` as a PNG (matplotlib, no display needed).
+
+Charts are drawn off the event loop, on worker threads: pyplot keeps global state and is not
+thread-safe, so each chart is its own `matplotlib.figure.Figure` with the Agg canvas.
+"""
 from __future__ import annotations
 
 import io
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from handlers.types import Chart
 
-from handlers.types import Chart  # noqa: E402
-
-COLOURS = {"verified": "#2a9d8f", "done": "#8ab17d", "in progress": "#e9c46a", "claimed": "#f4a261",
-           "open": "#e76f51"}
+# Okabe-Ito: told apart with every common kind of colour blindness
+COLOURS = {"verified": "#009E73", "done": "#56B4E9", "in progress": "#E69F00", "claimed": "#F0E442",
+           "open": "#D55E00", "paid": "#0072B2", "billed": "#CC79A7"}
+OTHERS = ["#0072B2", "#CC79A7", "#000000", "#999999"]
 
 
 def png(chart: Chart, *, width: float = 7.5, height: float = 3.6) -> bytes:
-    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
-    try:
-        bottoms = [0] * len(chart.categories)
-        for name, values in chart.series.items():
-            ax.bar(chart.categories, values, bottom=bottoms, label=name, color=COLOURS.get(name))
-            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
-        ax.set_title(chart.title, fontsize=10)
-        ax.set_ylabel("units")
-        ax.legend(fontsize=8, ncols=len(chart.series), loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-        ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="png")
-        return out.getvalue()
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    bottoms = [0] * len(chart.categories)
+    shown = [(name, values) for name, values in chart.series.items() if any(values)]  # no empty legend entries
+    for i, (name, values) in enumerate(shown):
+        ax.bar(chart.categories, values, bottom=bottoms, label=name,
+               color=COLOURS.get(name, OTHERS[i % len(OTHERS)]))
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    ax.set_title(chart.title, fontsize=10)
+    ax.set_ylabel(chart.unit)
+    if shown:
+        ax.legend(fontsize=8, ncols=len(shown), loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()

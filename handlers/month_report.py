@@ -145,7 +145,7 @@ def _chart(fig: MonthFigures) -> Chart | None:
     paid = [v for n in names for v in (fig.partners[n].paid // 100, 0)]
     billed = [v for n in names for v in (0, fig.partners[n].billed // 100)]
     return Chart(title=f"Paid and billed per partner, {month_label(fig.month)} ($)", categories=categories,
-                 series={"paid": paid, "billed": billed})
+                 series={"paid": paid, "billed": billed}, unit="$")
 
 
 def month_report(*, session: Session, month: str, tz: ZoneInfo) -> Reply:

@@ -82,6 +82,7 @@ class Chart(BaseModel):
     title: str
     categories: list[str]
     series: dict[str, list[int]]  # name → one value per category, stacked in this order
+    unit: str = "units"  # what the values count (the axis label)
 
 
 class FileOut(BaseModel):

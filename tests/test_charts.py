@@ -1,0 +1,32 @@
+"""Charts are drawn on worker threads, several at once: each is its own figure, never pyplot's."""
+from __future__ import annotations
+
+import threading
+
+from bot.charts import png
+from handlers.types import Chart
+
+
+def test_charts_drawn_at_once_on_many_threads_are_each_whole():
+    charts = [Chart(title=f"SR-{i}", categories=["SR-1", "SR-2", "SR-3"], series={"verified": [i, 2, 3], "open": [1, i, 0]})
+              for i in range(8)]
+    alone = [png(c) for c in charts]
+    drawn: dict[int, bytes] = {}
+    start = threading.Barrier(len(charts))
+
+    def draw(i: int) -> None:
+        start.wait(10)
+        drawn[i] = png(charts[i])
+
+    threads = [threading.Thread(target=draw, args=(i,)) for i in range(len(charts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [drawn[i] for i in range(len(charts))] == alone  # no chart took another's bars or title
+    assert len(set(alone)) == len(charts)
+
+
+def test_a_chart_of_money_is_drawn_and_one_without_values_still_draws():
+    assert png(Chart(title="Paid", categories=["Contoso"], series={"paid": [140]}, unit="$")).startswith(b"\x89PNG")
+    assert png(Chart(title="Nothing yet", categories=[], series={})).startswith(b"\x89PNG")
