@@ -15,9 +15,8 @@ Exactly once, as a channel sees it:
   metadata (`surge_outbox`: outbox id, request id) and `conversations.history` finds it, and its ts
   is adopted. Teams has no such history: there a send killed in that instant may be repeated.
 
-Two processes never hold the same row: on PostgreSQL the lease takes rows with `FOR UPDATE SKIP
-LOCKED`; on SQLite writers are serialised. A failed target is retried alone with exponential backoff.
-Card updates for one request are coalesced: the card is re-rendered from the database as it stands.
+Two processes never hold the same row (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one writer). A
+failed target is retried alone with backoff; a card is re-rendered from the database as it stands.
 """
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -59,11 +58,6 @@ class Busy(RuntimeError):
 
 class LeaseLost(RuntimeError):
     """This sender no longer holds the row (its lease lapsed and another sender took it)."""
-
-
-def failed_count(session: Session) -> int:
-    """Rows that failed for good (for /healthz and the `failures` command)."""
-    return session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")).one()
 
 
 class Outbox:

@@ -10,7 +10,8 @@ import logging
 
 from aiohttp import ClientSession, web
 
-from bot.outbox import Outbox, failed_count
+from bot.outbox import Outbox
+from models.queries import failed_count
 from handlers.core import Surge
 
 log = logging.getLogger("surge.server")

@@ -8,8 +8,8 @@ from sqlalchemy import BigInteger, and_, case, cast, exists, func, or_
 from sqlmodel import Session, select
 
 from models.tables import (
-    AuditEntry, Channel, Claim, ClaimStatus, ConversationReference, Lead, Org, OrgKind, Person, PostedCard,
-    Problem, RequestStatus, Signature, SurgeRequest,
+    AuditEntry, Channel, Claim, ClaimStatus, ConversationReference, Lead, Org, OrgKind, OutboxMessage, Person,
+    PostedCard, Problem, RequestStatus, Signature, SurgeRequest,
 )
 
 
@@ -296,3 +296,8 @@ def unreachable_teams_channels(*, session: Session) -> list[Channel]:
                            ConversationReference.channel_id == Channel.external_id)
     return list(session.exec(
         select(Channel).where(Channel.platform == "teams", ~heard).order_by(Channel.id)).all())
+
+
+def failed_count(session: Session) -> int:
+    """Outbox rows that failed for good (for /healthz and the `failures` command)."""
+    return session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")).one()
