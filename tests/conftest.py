@@ -18,7 +18,7 @@ from handlers.core import Surge
 from handlers.roster import load_roster
 from handlers.types import Audience, Identity, Reply
 from models.db import Database
-from models.tables import OutboxMessage
+from models.tables import AuditEntry, OutboxMessage, Person
 
 ROOT = Path(__file__).resolve().parents[1]
 ROSTER = ROOT / "examples" / "roster.yml"
@@ -161,6 +161,22 @@ class Chat:
             for table in SQLModel.metadata.sorted_tables:
                 out[table.name] = [tuple(r) for r in conn.execute(table.select().order_by(*table.primary_key))]
         return out
+
+
+def person_id(chat: Chat, name: str) -> int:
+    with chat.core.db.session() as s:
+        return s.exec(select(Person.id).where(Person.name == name)).one()
+
+
+def dms_to(chat: Chat, name: str) -> list[dict]:
+    """The DMs a roster person was sent, oldest first."""
+    pid = person_id(chat, name)
+    return [m for m in chat.messages_to(Audience.DM) if m["person_id"] == pid]
+
+
+def audited(chat: Chat, action: str) -> list[AuditEntry]:
+    with chat.core.db.session() as s:
+        return list(s.exec(select(AuditEntry).where(AuditEntry.action == action)).all())
 
 
 @pytest.fixture

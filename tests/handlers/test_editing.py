@@ -17,11 +17,12 @@ from bot.outbox import Outbox
 from handlers.clock import run_due
 from handlers.core import Surge
 from handlers.roster import load_roster
-from handlers.types import Audience, Message
+from handlers.types import Message
 from handlers.views import request_cards
-from models.tables import AuditEntry, Claim, Person, SurgeRequest
+from models.tables import AuditEntry, Claim, SurgeRequest
 from tests.conftest import ROSTER, Chat
 from tests.models.test_concurrency import TECHS, crew, race  # noqa: F401 - crew is a fixture
+from tests.conftest import dms_to
 
 DANA, TOM, PAULA = "Dana Dispatch", "Tom Tech", "Paula Admin"
 
@@ -34,12 +35,6 @@ def request_row(chat: Chat, rid: int = 1) -> SurgeRequest:
 def audits(chat: Chat, action: str) -> list[AuditEntry]:
     with chat.core.db.session() as s:
         return list(s.exec(select(AuditEntry).where(AuditEntry.action == action)).all())
-
-
-def dms_to(chat: Chat, name: str) -> list[dict]:
-    with chat.core.db.session() as s:
-        pid = s.exec(select(Person).where(Person.name == name)).one().id
-    return [m for m in chat.messages_to(Audience.DM) if m["person_id"] == pid]
 
 
 def cards(chat: Chat) -> list[tuple[int, str]]:

@@ -8,24 +8,11 @@ from sqlmodel import select
 
 from handlers.clock import run_due
 from handlers.types import Audience
-from models.tables import AuditEntry, Lead, Person
+from models.tables import Lead
+from tests.conftest import audited, dms_to
 
 FLOOD = 'problem SR-1 "server room flooded, stopping work"'
 LAPTOPS = 'lead SR-1 "wants a quote for 5 new laptops"'
-
-
-def pid(chat, name: str) -> int:
-    with chat.core.db.session() as s:
-        return s.exec(select(Person.id).where(Person.name == name)).one()
-
-
-def dms_to(chat, name: str) -> list[dict]:
-    return [m for m in chat.messages_to(Audience.DM) if m["person_id"] == pid(chat, name)]
-
-
-def audited(chat, action: str) -> list[AuditEntry]:
-    with chat.core.db.session() as s:
-        return list(s.exec(select(AuditEntry).where(AuditEntry.action == action)).all())
 
 
 def leads_in_db(chat) -> list[Lead]:

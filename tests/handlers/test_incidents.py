@@ -2,27 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
 
-from handlers.types import Audience
-from models.tables import AuditEntry, Person
+from tests.conftest import audited, dms_to
 
 SOLICIT = 'incident Contoso "tech offered the customer a direct contract" SR-1 kind=solicitation'
 PRIVATE = ("Acme Dental", "12 Main St", "Ann Lee", "516-555-0101")
-
-
-def pid(chat, name: str) -> int:
-    with chat.core.db.session() as s:
-        return s.exec(select(Person.id).where(Person.name == name)).one()
-
-
-def dms_to(chat, name: str) -> list[dict]:
-    return [m for m in chat.messages_to(Audience.DM) if m["person_id"] == pid(chat, name)]
-
-
-def audited(chat, action: str) -> list[AuditEntry]:
-    with chat.core.db.session() as s:
-        return list(s.exec(select(AuditEntry).where(AuditEntry.action == action)).all())
 
 
 def test_an_incident_is_numbered_and_its_partners_admins_are_told_without_customer_details(ready):
