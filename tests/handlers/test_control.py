@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 
 import pytest
 from sqlmodel import select
@@ -282,23 +281,26 @@ def test_help_shows_each_command_with_an_example(ready, name):
 
 # -- races --------------------------------------------------------------------------------------
 
-def race(*calls, delays=None):
-    """Run each call in its own thread, released together (each after its delay, in seconds); their
-    answers, in order."""
-    barrier, out = threading.Barrier(len(calls)), [None] * len(calls)
-    delays = delays or [0.0] * len(calls)
+def race(*calls, stages=None):
+    """Run the calls in stages, in order: the calls of one stage each in its own thread, released
+    together by a barrier (a real race); a later stage starts once the earlier one has answered.
+    Their answers, in the calls' order."""
+    stages = stages or [0] * len(calls)
+    out = [None] * len(calls)
+    for stage in sorted(set(stages)):
+        now = [i for i, s in enumerate(stages) if s == stage]
+        barrier = threading.Barrier(len(now))
 
-    def run(i):
-        barrier.wait(timeout=30)
-        time.sleep(delays[i])
-        out[i] = calls[i]()
+        def run(i, barrier=barrier):
+            barrier.wait(timeout=30)
+            out[i] = calls[i]()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
+        threads = [threading.Thread(target=run, args=(i,)) for i in now]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads), "a thread hung"
     return out
 
 
@@ -315,18 +317,18 @@ def claims_all(chat, rid) -> list[Claim]:
         return list(s.exec(select(Claim).where(Claim.request_id == rid)).all())
 
 
-# Released together, or one side a moment ahead, so each order is seen at least once.
-STAGGER = [(0, 0), (0, 0.002), (0.002, 0), (0.3, 0), (0, 0.3)]
+# Released together (a real race), or one side first then the other, so each order is seen at least once.
+STAGES = [(0, 0), (0, 0), (0, 0), (1, 0), (0, 1)]
 
 
 def test_a_revoke_racing_the_techs_done_loses_no_update(ready):
     seen = set()
-    for delays in STAGGER:
+    for stages in STAGES:
         rid = post(ready, 30)
         ready.ok(TOM, f"claim SR-{rid}")
         ready.ok(TOM, f"start SR-{rid}")
         done, revoked = race(lambda: ready.say(TOM, f"done SR-{rid} 20"),
-                             lambda: ready.say(DANA, f'revoke SR-{rid} Tom "pulled out"'), delays=delays)
+                             lambda: ready.say(DANA, f'revoke SR-{rid} Tom "pulled out"'), stages=stages)
         assert revoked.ok and not any(c in done.text + revoked.text for c in CRASHES), (done.text, revoked.text)
         assert done.ok or "no claim on" in done.text
         req = books_balance(ready, rid)
@@ -342,13 +344,13 @@ def test_a_reassign_racing_claims_never_oversubscribes(ready):
     ready.ok(PAULA, "guidelines ack")
     frank_id = row(ready, Person, name=FRANK).id
     orders = set()
-    for delays in STAGGER:
+    for stages in STAGES:
         rid = post(ready, 40)
         ready.ok(TOM, f"claim SR-{rid} 30")
         moved, frank, paula = race(lambda: ready.say(DANA, f"reassign SR-{rid} Tom Frank"),
                                    lambda: ready.say(FRANK, f"claim SR-{rid} 10"),
                                    lambda: ready.say(PAULA, f"claim SR-{rid} 10"),
-                                   delays=[*delays, max(delays) + 0.15])  # Paula asks for what is left last
+                                   stages=[*stages, max(stages) + 1])  # Paula asks for what is left last
         texts = [moved.text, frank.text, paula.text]
         assert moved.ok and not any(c in t for t in texts for c in CRASHES), texts
         assert frank.ok != paula.ok and "fully claimed" in (paula.text if frank.ok else frank.text)
