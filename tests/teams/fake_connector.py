@@ -274,14 +274,13 @@ class Teams:
         return status, answer, body
 
 
-def buttons(card: dict | None) -> list[dict]:
-    """Every Action.Execute on a card, in order."""
+def elements(card: dict | None) -> list[dict]:
+    """Every element of a card (every object in it, depth first), leaving out actions' `data`."""
     found: list[dict] = []
 
     def walk(node):
         if isinstance(node, dict):
-            if node.get("type") == "Action.Execute":
-                found.append(node)
+            found.append(node)
             for key, child in node.items():
                 if key != "data":
                     walk(child)
@@ -291,6 +290,11 @@ def buttons(card: dict | None) -> list[dict]:
 
     walk(card)
     return found
+
+
+def buttons(card: dict | None) -> list[dict]:
+    """Every Action.Execute on a card, in order."""
+    return [node for node in elements(card) if node.get("type") == "Action.Execute"]
 
 
 def button(card: dict | None, title: str) -> dict:

@@ -9,6 +9,7 @@ from bot.teams import cards
 from handlers.clock import run_due
 from tests.harness import wait_for
 from tests.teams.conftest import MORGAN, settle
+from tests.teams.fake_connector import elements
 
 PNG = b"\x89PNG\r\n\x1a\n"
 DATA_URI = "data:image/png;base64,"
@@ -16,20 +17,7 @@ DATA_URI = "data:image/png;base64,"
 
 def images(card: dict | None) -> list[dict]:
     """Every Image element of a card."""
-    found: list[dict] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "Image":
-                found.append(node)
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(card)
-    return found
+    return [node for node in elements(card) if node.get("type") == "Image"]
 
 
 def chart_png(card: dict | None) -> bytes:

@@ -9,7 +9,7 @@ import json
 from tests.conftest import Chat
 from tests.harness import wait_for
 from tests.teams.conftest import DANA, DISPATCH, FRANK, PARTNERS, PAULA, TOM, request_card, settle
-from tests.teams.fake_connector import button, buttons, card_of
+from tests.teams.fake_connector import button, buttons, card_of, elements
 
 
 def text(card) -> str:
@@ -68,21 +68,8 @@ def test_revoke_on_a_stale_card_keeps_the_form_with_the_reason_and_changes_nothi
 
 def form_values(card: dict) -> dict:
     """The inputs of a card's form with the values it shows (what Teams submits when nothing is touched)."""
-    found = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input.") and "id" in node:
-                found[node["id"]] = node.get("value", "")
-            for key, child in node.items():
-                if key != "data":
-                    walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(card)
-    return found
+    return {node["id"]: node.get("value", "") for node in elements(card)
+            if str(node.get("type", "")).startswith("Input.") and "id" in node}
 
 
 def test_edit_opens_the_request_form_prefilled_and_saves_only_the_changes(posted, connector, surge):
