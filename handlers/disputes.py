@@ -10,10 +10,10 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlmodel import select
 
-from handlers.common import audit, get_request, money, plural, session, when
-from handlers.errors import Conflict, Forbidden, NotFound, UsageError
+from handlers.common import audit, get_request, money, plural, session
+from handlers.errors import Conflict, Forbidden, UsageError
 from handlers.grammar import Arg, Kind
-from handlers.incidents import RESOLVERS, Resolve, admins_of
+from handlers.incidents import RESOLVERS, Resolve, admins_of, still_open
 from handlers.registry import command
 from handlers.types import Audience, Context, Message, Reply, Tone
 from models.ledger import Dispute
@@ -90,14 +90,7 @@ def creditable(s, c: Claim) -> int:
 
 def resolve_dispute(cmd: Resolve, number: int, ctx: Context) -> Reply:
     s = session(ctx)
-    stmt = select(Dispute).where(Dispute.id == number).with_for_update()
-    d = s.exec(stmt.execution_options(populate_existing=True)).first()
-    if d is None:
-        raise NotFound(f"There is no DS-{number}.")
-    if d.resolved_at is not None:
-        who = s.get(Person, d.resolved_by_id) if d.resolved_by_id else None
-        raise Conflict(f"{d.ref} was resolved already by {who.name if who else 'someone'} on "
-                       f"{when(d.resolved_at, ctx.actor.tz)}: “{d.resolution[:200]}”")
+    d = still_open(ctx, Dispute, number, "DS")
     c = s.get(Claim, d.claim_id)
     req = get_request(ctx, c.request_id)
     units = cmd.units or 0

@@ -17,10 +17,10 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from handlers.common import audit, money, plural, session, when
+from handlers.common import audit, money, session
 from handlers.errors import Conflict, NotFound, UsageError
 from handlers.grammar import Arg, Kind, Opt
-from handlers.incidents import RESOLVERS, Resolve, age, parse_ref
+from handlers.incidents import RESOLVERS, Resolve, age, parse_ref, still_open
 from handlers.registry import command
 from handlers.types import Audience, Context, Fact, Message, Reply, Tone
 from models.followups import Lead, LeadState, Problem, lead_key
@@ -79,14 +79,7 @@ def resolve_problem(cmd: Resolve, number: int, ctx: Context) -> Reply:
         raise UsageError("units= credits a dispute; a problem has no units.",
                          example=f'resolve PR-{number} "sent a second tech with a pump"')
     s = session(ctx)
-    p = s.exec(select(Problem).where(Problem.id == number).with_for_update()
-               .execution_options(populate_existing=True)).first()
-    if p is None:
-        raise NotFound(f"There is no PR-{number}.")
-    if p.resolved_at is not None:
-        who = s.get(Person, p.resolved_by_id) if p.resolved_by_id else None
-        raise Conflict(f"{p.ref} was resolved already by {who.name if who else 'someone'} on "
-                       f"{when(p.resolved_at, ctx.actor.tz)}: “{_short(p.resolution, 200)}”")
+    p = still_open(ctx, Problem, number, "PR")
     p.resolution, p.resolved_by_id, p.resolved_at = cmd.text, ctx.actor.person_id, ctx.now
     req = s.get(SurgeRequest, p.request_id)
     raiser = s.get(Person, p.person_id)

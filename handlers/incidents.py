@@ -49,12 +49,28 @@ def admins_of(s: Session, org_id: int) -> list[Person]:
     return [p for p in people if Role.PARTNER_ADMIN in p.roles]
 
 
+def locked(ctx: Context, model, number: int, prefix: str):
+    """An incident, problem or dispute by its number, its row locked for the change; NotFound if none."""
+    stmt = select(model).where(model.id == number).with_for_update()
+    row = session(ctx).exec(stmt.execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound(f"There is no {prefix}-{number}.")
+    return row
+
+
 def get_incident(ctx: Context, incident_id: int) -> Incident:
-    stmt = select(Incident).where(Incident.id == incident_id).with_for_update()
-    inc = session(ctx).exec(stmt.execution_options(populate_existing=True)).first()
-    if inc is None:
-        raise NotFound(f"There is no IN-{incident_id}.")
-    return inc
+    return locked(ctx, Incident, incident_id, "IN")
+
+
+def still_open(ctx: Context, model, number: int, prefix: str):
+    """What `resolve` closes (an incident, a problem, a dispute), locked; refused if resolved already."""
+    row = locked(ctx, model, number, prefix)
+    if row.resolved_at is not None:
+        who = session(ctx).get(Person, row.resolved_by_id) if row.resolved_by_id else None
+        said = row.resolution if len(row.resolution) <= 200 else row.resolution[:199] + "…"
+        raise Conflict(f"{row.ref} was resolved already by {who.name if who else 'someone'} on "
+                       f"{when(row.resolved_at, ctx.actor.tz)}: “{said}”")
+    return row
 
 
 def one_line(i: IncidentLine, now: datetime) -> str:
@@ -173,11 +189,7 @@ def resolve_incident(cmd: Resolve, number: int, ctx: Context) -> Reply:
     if cmd.units is not None:
         raise UsageError("units= credits a dispute; an incident has no units.", example=RESOLVE_EXAMPLE)
     s = session(ctx)
-    inc = get_incident(ctx, number)
-    if inc.resolved_at is not None:
-        who = s.get(Person, inc.resolved_by_id) if inc.resolved_by_id else None
-        raise Conflict(f"{inc.ref} was resolved already by {who.name if who else 'someone'} on "
-                       f"{when(inc.resolved_at, ctx.actor.tz)}: “{inc.resolution[:200]}”")
+    inc = still_open(ctx, Incident, number, "IN")
     inc.resolution, inc.resolved_by_id, inc.resolved_at = cmd.text, ctx.actor.person_id, ctx.now
     audit(ctx, "incident.resolved", org_id=inc.org_id, incident=inc.ref)
     org = s.get(Org, inc.org_id)
