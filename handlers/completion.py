@@ -202,7 +202,6 @@ class HandBackLead(BaseModel):
          roles={Role.TECH, Role.PARTNER_ADMIN}, who="the claimant",
          args=[Arg("request", Kind.REQUEST), Arg("text", Kind.TEXT, rest=True, max_len=2000)])
 def lead(cmd: HandBackLead, ctx: Context) -> Reply:
-    s = session(ctx)
     req = get_request(ctx, cmd.request)
     c = _claimant(ctx, req)
     found, new = hand_back(ctx, req, c, cmd.text)
