@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.notifier import EVENT_TYPE, Marker
+from bot.pacing import Pacer
 from bot.slack import blocks
 from handlers.types import Message
 from models.tables import Person
@@ -30,17 +30,18 @@ class SlackNotifier:
 
     def __init__(self, client: AsyncWebClient, *, interval: float = PER_CHANNEL_INTERVAL):
         self.client = client
-        self.interval = interval
-        self._next: dict[str, float] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.pacer = Pacer(interval)
+
+    @property
+    def interval(self) -> float:
+        return self.pacer.interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self.pacer.interval = seconds
 
     async def _pace(self, channel: str) -> None:
-        lock = self._locks.setdefault(channel, asyncio.Lock())
-        async with lock:
-            wait = self._next.get(channel, 0) - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._next[channel] = time.monotonic() + self.interval
+        await self.pacer.wait(channel)
 
     async def post(self, channel_id: str, message: Message, *, marker: Marker | None = None,
                    check: bool = False) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import Awaitable, Callable
 
 from botbuilder.core import TurnContext
@@ -20,6 +19,7 @@ from botbuilder.schema import (
     ConversationParameters,
 )
 
+from bot.pacing import Pacer
 from bot.teams import cards, references
 from bot.teams.connector import BASE_DELAY, one_policy, with_retries
 from bot.workers import in_background
@@ -62,22 +62,20 @@ class TeamsNotifier:
         self.adapter = adapter
         self.db = db
         self.app_id = app_id
-        self.interval = interval
+        self.pacer = Pacer(interval)
         self.retry_base = retry_base  # first backoff step, seconds; doubles per attempt
-        self._next: dict[str, float] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
 
-    async def _pace(self, conversation_id: str) -> None:
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        async with lock:
-            wait = self._next.get(conversation_id, 0) - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._next[conversation_id] = time.monotonic() + self.interval
+    @property
+    def interval(self) -> float:
+        return self.pacer.interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self.pacer.interval = seconds
 
     async def _in(self, row, work: Callable[[TurnContext], Awaitable]):
         """Run `work` in a turn on a stored conversation; its errors reach the caller (not on_turn_error)."""
-        await self._pace(row.conversation_id)
+        await self.pacer.wait(row.conversation_id)
         outcome: dict = {}
 
         async def callback(turn_context: TurnContext) -> None:
@@ -157,7 +155,7 @@ class TeamsNotifier:
                 if seen is not None:
                     seen = dataclasses.replace(seen, kind="personal", user_id=person.teams_id)
                     await in_background(references.remember, self.db, seen)
-                await self._pace(tc.activity.conversation.id)
+                await self.pacer.wait(tc.activity.conversation.id)
                 sent = await with_retries(lambda: tc.send_activity(activity), what="first DM", base=self.retry_base)
                 outcome["value"] = sent.id if sent else None
             except Exception as exc:  # noqa: BLE001 - re-raised below
