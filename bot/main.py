@@ -6,12 +6,21 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from bot.config import Settings
+
+if TYPE_CHECKING:  # the edges load only when they are switched on
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.notifier import Notifier
+    from bot.outbox import Outbox
+    from bot.teams.app import TeamsEndpoint
+    from handlers.core import Surge
 
 cli = typer.Typer(help="Surge: hand surplus field work to trusted partner MSPs.", no_args_is_help=True,
                   add_completion=False)
@@ -36,36 +45,45 @@ def settings() -> Settings:
 class Stack:
     """Everything `surge serve` runs, composed from one Settings."""
 
-    core: object
-    outbox: object
-    slack_app: object | None = None
-    slack_client: object | None = None
-    teams: object | None = None  # bot.teams.app.TeamsEndpoint, when Teams is on
-    notifiers: list = field(default_factory=list)
+    core: Surge
+    outbox: Outbox
+    slack_app: AsyncApp | None = None
+    slack_client: AsyncWebClient | None = None
+    teams: TeamsEndpoint | None = None  # when Teams is on
+    notifiers: list[Notifier] = field(default_factory=list)
 
 
 def compose(cfg: Settings, *, migrate: bool = True) -> Stack:
+    """Built in order, each part from the ones before it: the core, the notifiers, the outbox that
+    sends through them, then the Slack and Teams edges that wake the outbox."""
     from bot.outbox import Outbox
 
     core = build_core(cfg, migrate=migrate)
-    stack = Stack(core=core, outbox=None)
+    notifiers: list[Notifier] = []
+    slack_client = teams_out = None
     if cfg.slack_enabled:
-        from bot.slack.app import build_slack_app, web_client
+        from bot.slack.app import web_client
         from bot.slack.notifier import SlackNotifier
 
-        stack.slack_client = web_client(cfg)
-        stack.notifiers.append(SlackNotifier(stack.slack_client))
+        slack_client = web_client(cfg)
+        notifiers.append(SlackNotifier(slack_client))
     if cfg.teams_enabled:
+        from bot.teams.app import teams_notifier
+
+        teams_out = teams_notifier(cfg, core.db)
+        notifiers.append(teams_out)
+    outbox = Outbox(core.db, notifiers, home_timezone=cfg.surge_timezone)
+    teams = slack_app = None
+    if teams_out is not None:
         from bot.teams.app import build_teams
 
-        stack.teams = build_teams(cfg, core)
-        stack.notifiers.append(stack.teams.notifier)
-    stack.outbox = Outbox(core.db, stack.notifiers, home_timezone=cfg.surge_timezone)
-    if stack.teams is not None:
-        stack.teams.outbox = stack.outbox
-    if cfg.slack_enabled:
-        stack.slack_app = build_slack_app(cfg, core, stack.outbox, stack.slack_client)
-    return stack
+        teams = build_teams(cfg, core, teams_out, wake=outbox.wake)
+    if slack_client is not None:
+        from bot.slack.app import build_slack_app
+
+        slack_app = build_slack_app(cfg, core, outbox, slack_client)
+    return Stack(core=core, outbox=outbox, slack_app=slack_app, slack_client=slack_client, teams=teams,
+                 notifiers=notifiers)
 
 
 def build_core(cfg: Settings, *, migrate: bool = True):

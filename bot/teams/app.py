@@ -17,7 +17,8 @@ import ipaddress
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext, serializer_helper
@@ -34,12 +35,13 @@ from sqlmodel import select
 from bot.config import Settings
 from bot.teams import cards, references, signing_keys
 from bot.teams.actions import CardActions
-from bot.teams.connector import one_policy, with_retries
+from bot.teams.connector import one_policy, patch_msrest, with_retries
 from bot.teams.ids import CardState, Origin
 from bot.teams.notifier import TeamsNotifier, card_activity, chart_png
 from bot.workers import in_core
 from handlers.core import Surge
 from handlers.types import Audience, Identity, Message, Reply
+from models.db import Database
 from models.tables import Channel, Person
 
 log = logging.getLogger("surge.teams")
@@ -235,17 +237,15 @@ class SurgeTeamsBot(TeamsActivityHandler):
 
 @dataclass
 class TeamsEndpoint:
-    """What `surge serve` mounts at POST /api/messages, and the notifier the outbox sends through."""
+    """What `surge serve` mounts at POST /api/messages: the adapter's turns, run by the bot."""
 
     adapter: CloudAdapter
     bot: SurgeTeamsBot
-    notifier: TeamsNotifier
     emulator: bool = True
-    outbox: object | None = field(default=None)
 
-    def wake(self) -> None:
-        if self.outbox is not None:
-            self.outbox.wake()
+    @property
+    def notifier(self) -> TeamsNotifier:
+        return self.bot.notifier
 
     async def handle(self, request: web.Request) -> web.Response:
         """Read, then authenticate, then run the turn: a malformed body is a 400 and a refused
@@ -295,11 +295,15 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
               exc_info=error)
 
 
-def build_teams(cfg: Settings, core: Surge) -> TeamsEndpoint:
+def teams_notifier(cfg: Settings, db: Database) -> TeamsNotifier:
+    """The Teams way out for the outbox, on the Bot Framework adapter the endpoint also takes turns on."""
     adapter = CloudAdapter(_Authentication(_Config(cfg)))
     adapter.on_turn_error = _on_turn_error
-    notifier = TeamsNotifier(adapter, core.db, app_id=cfg.microsoft_app_id)
-    endpoint = TeamsEndpoint(adapter=adapter, bot=None, notifier=notifier,  # type: ignore[arg-type]
-                             emulator=cfg.teams_emulator)
-    endpoint.bot = SurgeTeamsBot(core, notifier, endpoint.wake)
-    return endpoint
+    return TeamsNotifier(adapter, db, app_id=cfg.microsoft_app_id)
+
+
+def build_teams(cfg: Settings, core: Surge, notifier: TeamsNotifier, wake: Callable[[], None]) -> TeamsEndpoint:
+    """The endpoint, built after the outbox it wakes (`wake`) and the notifier that outbox sends through.
+    msrest is checked and patched here, once, before any turn builds a connector client."""
+    patch_msrest()
+    return TeamsEndpoint(adapter=notifier.adapter, bot=SurgeTeamsBot(core, notifier, wake), emulator=cfg.teams_emulator)
