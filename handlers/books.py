@@ -23,6 +23,7 @@ from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
 from handlers.types import Audience, Context, Fact, FileOut, Message, Reply, Tone
 from models.books import Line, month_bounds, month_lines, month_of, settlements
+from models.ledger import SettledLine
 from models.tables import Org, OrgKind, Person, Role, Settlement
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -58,6 +59,18 @@ def month_label(month: str) -> str:
 def decimal(cents: int) -> str:
     """Cents as a plain amount with two decimals (`1234.50`), exact."""
     return f"{Decimal(cents).scaleb(-2):.2f}"
+
+
+def verified_units(lines: list[Line]) -> int:
+    """Units of work and credits (an expense is a line of one "unit" at cost, not work)."""
+    return sum(x.units for x in lines if x.kind != "expense")
+
+
+def owed_words(lines: list[Line]) -> str:
+    """What some lines are worth to the partner: `$220.10 for 5 verified units and $45.10 of expenses`."""
+    spent = sum(x.owed for x in lines if x.kind == "expense")
+    return (f"{money(sum(x.owed for x in lines))} for {plural(verified_units(lines), 'verified unit')}"
+            + (f" and {money(spent)} of expenses" if spent else ""))
 
 
 def _partner_lines(lines: list[Line], tz: ZoneInfo) -> list[Fact]:
@@ -97,10 +110,8 @@ def statement(cmd: ShowStatement, ctx: Context) -> Reply:
     if not ctx.actor.has(Role.MANAGER) and org.id != ctx.actor.org_id:
         raise Forbidden(f"You can see {ctx.actor.org_name}'s statement only.", example="statement")
     lines = month_lines(session=s, month=month, tz=ctx.actor.tz, org_id=org.id)
-    owed = sum(x.owed for x in lines)
     found = settlements(session=s, org_id=org.id).get((org.id, month))
-    text = (f"Owed to {org.name} for {month_label(month)}: {money(owed)} for "
-            f"{plural(sum(x.units for x in lines), 'verified unit')}. {_settled_words(found, ctx)}")
+    text = f"Owed to {org.name} for {month_label(month)}: {owed_words(lines)}. {_settled_words(found, ctx)}"
     fields = _partner_lines(lines, ctx.actor.tz) or [Fact(label="Verified work", value="None this month.")]
     return Reply(title=f"Statement · {org.name} · {month_label(month)}", text=text, fields=fields)
 
@@ -113,8 +124,7 @@ def _all_statements(ctx: Context, month: str) -> Reply:
     fields = []
     for org in orgs:
         mine = [x for x in lines if x.org_id == org.id]
-        fields.append(Fact(label=org.name, value=f"{money(sum(x.owed for x in mine))} for "
-                           f"{plural(sum(x.units for x in mine), 'verified unit')}. "
+        fields.append(Fact(label=org.name, value=f"{owed_words(mine)}. "
                            + _settled_words(settled.get((org.id, month)), ctx)))
     return Reply(title=f"Statements · {month_label(month)}",
                  text=f"Owed to partners: {money(sum(x.owed for x in lines))}. `statement <partner>` shows one.",
@@ -147,13 +157,19 @@ def settle(cmd: SettleMonth, ctx: Context) -> Reply:
     if not lines:
         raise Conflict(f"{org.name} has no verified work in {label}: there is nothing to settle.",
                        example=f'statement "{org.name}" month={cmd.month}')
-    total, units = sum(x.owed for x in lines), sum(x.units for x in lines)
-    s.add(Settlement(org_id=org.id, month=cmd.month, ref=cmd.ref, by_id=ctx.actor.person_id, at=ctx.now,
-                     total_cents=total))
+    total, units = sum(x.owed for x in lines), verified_units(lines)
+    paid = Settlement(org_id=org.id, month=cmd.month, ref=cmd.ref, by_id=ctx.actor.person_id, at=ctx.now,
+                      total_cents=total)
+    s.add(paid)
     s.flush()
-    audit(ctx, "books.settled", org_id=org.id, units=units, month=cmd.month, ref=cmd.ref, total_cents=total)
+    for x in lines:  # the lines it paid: they count in this month for every reader, in any time zone
+        s.add(SettledLine(settlement_id=paid.id, kind=x.kind, source_id=x.source_id, units=x.units,
+                          amount_cents=x.owed))
+    s.flush()
+    audit(ctx, "books.settled", org_id=org.id, units=units, month=cmd.month, ref=cmd.ref, total_cents=total,
+          lines=len(lines))
     ref = f" Reference: “{cmd.ref}”." if cmd.ref else ""
-    reply = Reply(text=f"Settled {org.name}'s {label}: {money(total)} for {plural(units, 'verified unit')}.{ref} "
+    reply = Reply(text=f"Settled {org.name}'s {label}: {owed_words(lines)}.{ref} "
                   "Its admins are told; work verified for it from now on counts in the next month.",
                   tone=Tone.SUCCESS)
     admins = s.exec(select(Person).where(Person.org_id == org.id, Person.active).order_by(Person.name)).all()
@@ -161,8 +177,7 @@ def settle(cmd: SettleMonth, ctx: Context) -> Reply:
         if p.has(Role.PARTNER_ADMIN):
             reply.tell(Message(audience=Audience.DM, person_id=p.id, tone=Tone.SUCCESS,
                                title=f"Statement settled · {label}",
-                               text=f"{ctx.actor.name} marked {org.name}'s {label} paid: {money(total)} for "
-                               f"{plural(units, 'verified unit')}.{ref} "
+                               text=f"{ctx.actor.name} marked {org.name}'s {label} paid: {owed_words(lines)}.{ref} "
                                f"Type `statement month={cmd.month}` for the lines."))
     return reply
 

@@ -3,7 +3,8 @@
 A tech: their claims by state and what they earned this month. A partner admin: the same for the
 whole partner and each of its people. A dispatcher: what waits for their approval or verification.
 A manager: that, and the problems on requests still open. Earnings are the statement's figures
-(`models.books`: verified work at each claim's pay rate, in the reader's month).
+(`models.books.month_lines`: verified work at each claim's pay rate, dispute credits and approved
+expenses, in the reader's month, a settled month keeping what it paid).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import timedelta
 from pydantic import BaseModel
 from sqlmodel import select
 
-from handlers.books import month_label
+from handlers.books import month_label, owed_words
 from handlers.common import money, plural, session, when
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Context, Fact, Reply
@@ -47,12 +48,13 @@ def _claims_by_state(ctx: Context, *, person_id: int | None = None, org_id: int 
 
 
 def _earned(lines: list[Line]) -> str:
-    return f"{money(sum(x.owed for x in lines))} for {plural(sum(x.units for x in lines), 'verified unit')}"
+    """The statement's own lines and words: verified work, dispute credits and approved expenses."""
+    return owed_words(lines)
 
 
 def _tech(ctx: Context, month: str) -> list[Fact]:
     lines = [x for x in month_lines(session=session(ctx), month=month, tz=ctx.actor.tz, org_id=ctx.actor.org_id)
-             if x.tech == ctx.actor.name]
+             if x.person_id == ctx.actor.person_id]
     facts = _claims_by_state(ctx, person_id=ctx.actor.person_id) or [Fact(label="Your claims", value="None open.")]
     return facts + [Fact(label=f"You earned in {month_label(month)}", value=_earned(lines))]
 
@@ -60,7 +62,7 @@ def _tech(ctx: Context, month: str) -> list[Fact]:
 def _partner(ctx: Context, month: str) -> list[Fact]:
     lines = month_lines(session=session(ctx), month=month, tz=ctx.actor.tz, org_id=ctx.actor.org_id)
     people = session(ctx).exec(select(Person).where(Person.org_id == ctx.actor.org_id).order_by(Person.name)).all()
-    each = "\n".join(f"{p.name}: {_earned([x for x in lines if x.tech == p.name])}" for p in people)
+    each = "\n".join(f"{p.name}: {_earned([x for x in lines if x.person_id == p.id])}" for p in people)
     facts = _claims_by_state(ctx, org_id=ctx.actor.org_id) or [
         Fact(label=f"{ctx.actor.org_name}'s claims", value="None open.")]
     return facts + [Fact(label=f"{ctx.actor.org_name} earned in {month_label(month)}",

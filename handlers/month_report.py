@@ -1,6 +1,7 @@
 """The month report: on the first day of a month at 08:00 in their time zone, each manager gets last
 month's figures and each partner admin last month's statement, exactly once (the clock records a key
-per person and month, like the digest's).
+per person and month, like the digest's). One missed at 08:00 on the 1st (no scheduler ran then) is
+sent at the first tick after it, any day of that month; the same key keeps it to once.
 
 Every figure is the books' (`models.books.month_lines`): units × the rates each claim kept. Billed is
 what customers are billed for the month (by the month of the verification), paid what is owed for it
@@ -155,9 +156,16 @@ def month_report(*, session: Session, month: str, tz: ZoneInfo) -> Reply:
 
 # -- what the clock sends -----------------------------------------------------------------------
 
+def report_due(local: datetime) -> bool:
+    """Has this month's report (of last month) come, at this local time? From 08:00 on the 1st to the
+    month's end: a tick missed on the 1st is caught up later in the month."""
+    return local.day > 1 or local.time() >= REPORT_AT
+
+
 def month_reports_due(s: Session, now: datetime, home_tz: str) -> Iterator[tuple[str, Callable[[Session], Reply]]]:
-    """(key, build) for each manager and partner admin whose 1st of the month, 08:00, has come. A month
-    in which nothing happened (before Surge was in use) is not reported."""
+    """(key, build) for each manager and partner admin whose 1st of the month, 08:00, has come this
+    month (the key says whether it was sent). A month in which nothing happened (before Surge was in
+    use) is not reported."""
     active: dict[tuple[str, str], bool] = {}
     for person in s.exec(select(Person).where(Person.active).order_by(Person.id)).all():
         is_manager, is_admin = Role.MANAGER in person.roles, Role.PARTNER_ADMIN in person.roles
@@ -165,7 +173,7 @@ def month_reports_due(s: Session, now: datetime, home_tz: str) -> Iterator[tuple
             continue
         tz_name = reader_zone(s, person, home_tz)
         local = now.astimezone(ZoneInfo(tz_name))
-        if local.day != 1 or local.time() < REPORT_AT:
+        if not report_due(local):
             continue
         month = previous_month(local.strftime("%Y-%m"))
         if (month, tz_name) not in active:

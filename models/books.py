@@ -1,8 +1,10 @@
 """The books: verified work by month, at the rates each claim kept, and the months settled.
 
-A verification counts in the month (in the reader's time zone) it was recorded in. A month a
-partner was paid for never changes: a verification recorded after that month was settled counts in
-the next month not yet settled, as an adjustment.
+A verification (a dispute's credit, an approved expense) counts in the month, in the reader's time
+zone, it was recorded in. A settlement records the lines it paid (`SettledLine`): those count in its
+month for every reader, whatever their time zone. A month a partner was paid for never changes: a
+line it did not pay that falls in it (recorded after the settlement) counts in the next month not
+yet settled, as an adjustment, exactly once.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from models.ledger import Dispute, Expense, ExpenseStatus
+from models.ledger import Dispute, Expense, ExpenseStatus, SettledLine
 from models.tables import Claim, ClaimStatus, Org, Person, Settlement, SurgeRequest
 
 
@@ -22,6 +24,7 @@ class Line:
 
     claim_id: int
     request_id: int
+    person_id: int
     title: str
     org_id: int
     partner: str
@@ -35,6 +38,7 @@ class Line:
     adjustment: bool  # verified after its own month was settled: counts in this (later) month
     terms_days: int = 30  # the partner's: paid this many days after verification
     kind: str = "work"  # work | credit (a resolved dispute) | expense (approved, at cost)
+    source_id: int = 0  # the claim's id (work), the dispute's (credit), the expense's (expense)
 
     @property
     def due_at(self) -> datetime:
@@ -76,67 +80,103 @@ def settlements(*, session: Session, org_id: int | None = None) -> dict[tuple[in
     return {(s.org_id, s.month): s for s in session.exec(stmt).all()}
 
 
-def books_month(at: datetime, org_id: int, tz: ZoneInfo, settled: dict[tuple[int, str], Settlement]) -> str:
-    """The month a verification counts in: its own, or the first after it not settled before it."""
-    month = month_of(at, tz)
-    while (found := settled.get((org_id, month))) is not None and found.at < at:
-        month = next_month(month)
-    return month
+@dataclass(frozen=True)
+class Settled:
+    """What a settlement paid for one line, and the settlement's month."""
+
+    month: str
+    units: int
+
+
+def settled_lines(*, session: Session, org_id: int | None = None) -> dict[tuple[str, int], Settled]:
+    """(kind, source id) → the month that paid it and the units paid."""
+    stmt = select(SettledLine.kind, SettledLine.source_id, SettledLine.units, Settlement.month).join(
+        Settlement, Settlement.id == SettledLine.settlement_id)
+    if org_id is not None:
+        stmt = stmt.where(Settlement.org_id == org_id)
+    return {(kind, sid): Settled(month, units) for kind, sid, units, month in session.exec(stmt).all()}
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    """A reader's view of the settlements: which month each line counts in."""
+
+    tz: ZoneInfo
+    months: set[tuple[int, str]]  # (org id, month) settled
+    paid: dict[tuple[str, int], Settled]
+
+    def month(self, kind: str, source_id: int, org_id: int, at: datetime) -> tuple[str, bool]:
+        """The month a line counts in, and whether it is an adjustment (its own month was settled
+        without it). A line a settlement paid counts in that settlement's month."""
+        found = self.paid.get((kind, source_id))
+        if found is not None:
+            return found.month, False
+        own = month = month_of(at, self.tz)
+        while (org_id, month) in self.months:
+            month = next_month(month)
+        return month, month != own
+
+
+def _ledger(session: Session, tz: ZoneInfo, org_id: int | None, payables: bool) -> _Ledger:
+    if not payables:  # billing goes by the month of the verification alone
+        return _Ledger(tz, set(), {})
+    return _Ledger(tz, set(settlements(session=session, org_id=org_id)),
+                   settled_lines(session=session, org_id=org_id))
+
+
+# A line paid by a month's settlement was recorded before that month ended in the settling manager's
+# zone: at most this long after it ended in any reader's.
+_ZONES_APART = timedelta(days=2)
 
 
 def month_lines(*, session: Session, month: str, tz: ZoneInfo, org_id: int | None = None,
                 payables: bool = True) -> list[Line]:
     """The verified work that counts in `month`, by partner, request and tech. For payables a settled
-    month keeps its lines (later ones are adjustments of the next open month); billing to customers
-    goes by the month of the verification alone."""
+    month keeps the lines it paid (later ones are adjustments of the next open month); billing to
+    customers goes by the month of the verification alone."""
     _, end = month_bounds(month, tz)
-    settled = settlements(session=session, org_id=org_id) if payables else {}
+    ledger = _ledger(session, tz, org_id, payables)
+    upto = end + _ZONES_APART if payables else end
     stmt = (
         select(Claim, SurgeRequest, Org, Person.name)
         .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
         .join(Org, Org.id == Claim.org_id)
         .join(Person, Person.id == Claim.person_id)
-        .where(Claim.status == ClaimStatus.VERIFIED, Claim.units_verified > 0, Claim.verified_at < end)
+        .where(Claim.status == ClaimStatus.VERIFIED, Claim.units_verified > 0, Claim.verified_at < upto)
     )
     if org_id is not None:
         stmt = stmt.where(Claim.org_id == org_id)
+    rows = [(c, r, org, tech, c.verified_at, "work", c.id, r.title, c.units_verified, c.pay_cents, c.bill_cents)
+            for c, r, org, tech in session.exec(stmt).all()]
+    rows += _extra_rows(session, org_id, upto)
     lines = []
-    for c, r, org, tech in session.exec(stmt).all():
-        counted = books_month(c.verified_at, c.org_id, tz, settled)
+    for c, r, org, tech, at, kind, source_id, title, units, pay, bill in rows:
+        counted, adjustment = ledger.month(kind, source_id, c.org_id, at)
         if counted != month:
             continue
+        paid = ledger.paid.get((kind, source_id))
         lines.append(Line(
-            claim_id=c.id, request_id=r.id, title=r.title, org_id=c.org_id, partner=org.name, tech=tech,
-            customer=r.customer, site=r.site, units=c.units_verified, pay_cents=c.pay_cents,
-            bill_cents=c.bill_cents, verified_at=c.verified_at, adjustment=counted != month_of(c.verified_at, tz),
-            terms_days=org.terms_days,
+            claim_id=c.id, request_id=r.id, person_id=c.person_id, title=title, org_id=c.org_id, partner=org.name,
+            tech=tech, customer=r.customer, site=r.site, units=paid.units if paid else units, pay_cents=pay,
+            bill_cents=bill, verified_at=at, adjustment=adjustment, terms_days=org.terms_days, kind=kind,
+            source_id=source_id,
         ))
-    lines += _extra_lines(session, month, tz, org_id, settled, end)
-    return sorted(lines, key=lambda x: (x.partner, x.request_id, x.tech, x.verified_at, x.claim_id))
+    return sorted(lines, key=lambda x: (x.partner, x.request_id, x.tech, x.verified_at, x.claim_id, x.source_id))
 
 
-def _extra_lines(s: Session, month: str, tz: ZoneInfo, org_id: int | None,
-                 settled: dict[tuple[int, str], Settlement], end: datetime) -> list[Line]:
-    """Units credited by resolved disputes (at the claim's rates) and approved expenses (at cost),
-    counted like a verification on the day they were recorded."""
+def _extra_rows(s: Session, org_id: int | None, upto: datetime) -> list[tuple]:
+    """Units credited by resolved disputes (at the claim's rates) and approved expenses (at cost, as
+    one unit), counted like a verification on the day they were recorded."""
     base = (select(Claim, SurgeRequest, Org, Person.name).join(SurgeRequest, SurgeRequest.id == Claim.request_id)
             .join(Org, Org.id == Claim.org_id).join(Person, Person.id == Claim.person_id))
     credits = base.add_columns(Dispute).join(Dispute, Dispute.claim_id == Claim.id).where(
-        Dispute.units_credited > 0, Dispute.resolved_at < end)
+        Dispute.units_credited > 0, Dispute.resolved_at < upto)
     spent = base.add_columns(Expense).join(Expense, Expense.claim_id == Claim.id).where(
-        Expense.status == ExpenseStatus.APPROVED, Expense.decided_at < end)
+        Expense.status == ExpenseStatus.APPROVED, Expense.decided_at < upto)
     if org_id is not None:
         credits, spent = credits.where(Claim.org_id == org_id), spent.where(Claim.org_id == org_id)
-    rows = [(c, r, org, tech, d.resolved_at, "credit", f"{r.title} (credit, {d.ref})", d.units_credited,
+    rows = [(c, r, org, tech, d.resolved_at, "credit", d.id, f"{r.title} (credit, {d.ref})", d.units_credited,
              c.pay_cents, c.bill_cents) for c, r, org, tech, d in s.exec(credits).all()]
-    rows += [(c, r, org, tech, e.decided_at, "expense", f"expense: {e.what}", 1, e.amount_cents, e.amount_cents)
-             for c, r, org, tech, e in s.exec(spent).all()]
-    out = []
-    for c, r, org, tech, at, kind, title, units, pay, bill in rows:
-        counted = books_month(at, c.org_id, tz, settled)
-        if counted == month:
-            out.append(Line(claim_id=c.id, request_id=r.id, title=title, org_id=c.org_id, partner=org.name,
-                            tech=tech, customer=r.customer, site=r.site, units=units, pay_cents=pay,
-                            bill_cents=bill, verified_at=at, adjustment=counted != month_of(at, tz),
-                            terms_days=org.terms_days, kind=kind))
-    return out
+    rows += [(c, r, org, tech, e.decided_at, "expense", e.id, f"expense: {e.what}", 1, e.amount_cents,
+              e.amount_cents) for c, r, org, tech, e in s.exec(spent).all()]
+    return rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
@@ -63,3 +63,19 @@ class Expense(SQLModel, table=True):
     @property
     def ref(self) -> str:
         return f"EX-{self.id}"
+
+
+class SettledLine(SQLModel, table=True):
+    """One line a settlement paid: a verified claim (`work`), a dispute's credit (`credit`) or an approved
+    expense (`expense`), with the units and amount paid. A line is settled once; it counts in its
+    settlement's month whatever the reader's time zone, and whatever is not listed here is still owed."""
+
+    __tablename__ = "settled_line"
+    __table_args__ = (UniqueConstraint("kind", "source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    settlement_id: int = Field(foreign_key="settlement.id", index=True)
+    kind: str = Field(max_length=16)  # work (a claim's id) | credit (a dispute's) | expense (an expense's)
+    source_id: int
+    units: int
+    amount_cents: int

@@ -125,3 +125,29 @@ def test_sent_on_the_first_at_0800_local_exactly_once_across_two_cores(ready, cl
     assert not paula["private"] and "Acme" not in str(paula) + str(frank)
     two.db.dispose()
 
+
+
+def test_a_month_report_missed_on_the_first_is_caught_up_later_that_month_once(ready, clock, db_url):
+    march(ready, clock)
+    one = ready.core
+    two = Surge(Database(db_url), home_timezone=NY, clock=clock)
+    who = ids(one.db)
+
+    def due(core, when: str) -> list[str]:
+        return [k for k in run_due(core.db, at(when), home_timezone=NY) if k.startswith("month-")]
+
+    # no scheduler ran on 1 April after 08:00; the first tick after it is on the 3rd, 05:00 in New York
+    expected = [f"month-report:{who[MORGAN]}:2027-03", f"month-statement:{who[PAULA]}:2027-03",
+                f"month-statement:{who[FRANK]}:2027-03"]
+    assert due(two, "2027-04-03T09:00") == expected
+    assert due(one, "2027-04-03T09:00") == [] and due(two, "2027-04-03T09:01") == []
+    assert due(one, "2027-04-30T23:00") == []  # still April: sent already
+    assert due(one, "2027-05-01T11:59") == []  # 07:59 on 1 May in New York: April's is not due yet
+    assert [m["title"] for m in month_mail(one.db)] == [
+        "Month report · March 2027", "Statement · Contoso Field Services · March 2027",
+        "Statement · Fabrikam Tech · March 2027"]
+    # April's report (a lead was won in April) is missed on 1 May too, and caught up on the 20th
+    assert due(one, "2027-05-20T16:00") == [k.replace("2027-03", "2027-04") for k in expected]
+    assert due(two, "2027-05-20T16:00") == []
+    assert len(month_mail(one.db)) == 6
+    two.db.dispose()
