@@ -15,13 +15,20 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from handlers.books import month_label, owed_words
-from handlers.common import money, plural, session, when
+from handlers.common import plural, session, when
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Context, Fact, Reply
 from handlers.views import CLAIM_WORDS
 from models.books import Line, month_lines, month_of
 from models.tables import (
-    LIVE_CLAIM, TERMINAL_REQUEST, Claim, ClaimStatus, Person, Problem, Role, SurgeRequest,
+    LIVE_CLAIM,
+    TERMINAL_REQUEST,
+    Claim,
+    ClaimStatus,
+    Person,
+    Problem,
+    Role,
+    SurgeRequest,
 )
 
 SHOWN = 15

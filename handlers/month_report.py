@@ -20,10 +20,28 @@ from sqlmodel import Session, select
 
 from handlers.books import ShowStatement, month_label, statement
 from handlers.common import money, plural, reader_zone
-from handlers.types import Actor, Audience, Chart, Context, Fact, Identity, Message, Reply
+from handlers.types import (
+    Actor,
+    Audience,
+    Chart,
+    Context,
+    Fact,
+    Identity,
+    Message,
+    Reply,
+)
 from models.books import Line, month_bounds, month_lines
 from models.ledger import Dispute
-from models.tables import AuditEntry, Claim, Incident, Org, OrgKind, Person, Role, SurgeRequest
+from models.tables import (
+    AuditEntry,
+    Claim,
+    Incident,
+    Org,
+    OrgKind,
+    Person,
+    Role,
+    SurgeRequest,
+)
 
 REPORT_AT = time(8, 0)
 

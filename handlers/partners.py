@@ -8,6 +8,7 @@ from handlers.common import audit, find_partner, plural, session, when
 from handlers.contracts import current_agreement, valid_signature
 from handlers.grammar import Arg, Kind, Opt
 from handlers.incidents import open_incidents_by_org
+from handlers.record import standing
 from handlers.registry import command
 from handlers.types import Context, Fact, Reply, Tone
 from models.queries import track_records
@@ -28,7 +29,7 @@ class ListPartners(BaseModel):
     pass
 
 
-@command("partners", summary="the partner roster: vetting, agreement, track record", usage="partners",
+@command("partners", summary="the partner roster, ranked by measured record: vetting, agreement, track record", usage="partners",
          example="partners", roles={Role.MANAGER}, who="managers", reads_only=True)
 def partners(cmd: ListPartners, ctx: Context) -> Reply:
     s = session(ctx)
@@ -38,8 +39,9 @@ def partners(cmd: ListPartners, ctx: Context) -> Reply:
     records = track_records(session=s)
     open_incidents = open_incidents_by_org(s, ctx.now)
     ag = current_agreement(s)
+    ranked = sorted(((standing(s, org.id), org) for org in orgs), key=lambda x: (-x[0].score, x[1].name.lower()))
     fields = []
-    for org in orgs:
+    for rank, (stand, org) in enumerate(ranked, 1):
         rec = records[org.id]
         scores = [getattr(org, f"score_{k}") for k in QUESTIONS]
         vetting = (f"scores {'/'.join(str(x) for x in scores)} (avg {sum(scores) / 6:.1f})"
@@ -49,12 +51,14 @@ def partners(cmd: ListPartners, ctx: Context) -> Reply:
         rate = f"{rec.on_time_rate:.0%} on time" if rec.on_time_rate is not None else "no verified work yet"
         fields.append(Fact(
             label=f"{org.name} · {org.status}",
-            value=f"{vetting}; {agreement}; {plural(rec.units_verified, 'unit')} verified, {rate}, "
+            value=f"#{rank} of {len(ranked)}, {stand.words()}\n{vetting}; {agreement}; {plural(rec.units_verified, 'unit')} verified, {rate}, "
             f"{rec.rework} rework, {rec.releases} releases, {plural(rec.leads, 'lead')} handed back; "
             f"paid {plural(org.terms_days, 'day')} after verification"
             + "".join(f"\n⚠️ open incident {line}" for line in open_incidents.get(org.id, [])),
         ))
-    return Reply(title="Partners", text="Scores: " + ", ".join(QUESTIONS.values()) + " (1–5).", fields=fields)
+    return Reply(title="Partners", text="Ranked by their record: verified units × the share on time, less a quarter "
+                 "for each incident and each claim revoked. Scores: " + ", ".join(QUESTIONS.values()) + " (1–5).",
+                 fields=fields)
 
 
 class VetPartner(BaseModel):
