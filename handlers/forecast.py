@@ -24,7 +24,7 @@ the key `forecast:<request>:<tier>` is recorded in the same transaction as the w
 schedulers never both do it. The timers stay the floor (`handlers.clock.widen_tiers` still widens on
 time); a forecast never widens past the highest tier that exists, nor a request that is full,
 closed or past its deadline. The digest shows the same projection for each open request that is
-projected short (`add_projections`).
+projected short (`projection_fact`).
 """
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ from sqlmodel import Session, select
 
 from handlers.common import plural, when
 from handlers.core import enqueue
-from handlers.types import Audience, Fact, Message, Reply, Tone
+from handlers.followups import folded
+from handlers.types import Audience, Fact, Message, Tone
 from models.db import Database
 from models.tables import AuditEntry, ProcessedInteraction, RequestStatus, SurgeRequest
 
@@ -143,11 +144,10 @@ def projection_line(p: Projection, tz) -> str:
             f"{when(p.deadline, tz)} (offered to tier {p.visible_tier})")
 
 
-def add_projections(reply: Reply, *, session: Session, now: datetime, tz) -> Reply:
-    """The digest's "Projected short" section, just before yesterday's activity, when any request is."""
+def projection_fact(*, session: Session, now: datetime, tz) -> Fact | None:
+    """The digest's "Projected short" section, when any request is: the soonest five, then how many more."""
     short = projected_short(session=session, now=now)
-    if short:
-        at = next((i for i, f in enumerate(reply.fields) if f.label.startswith("Yesterday")), len(reply.fields))
-        reply.fields.insert(at, Fact(label=f"Projected short at this rate ({len(short)})",
-                                     value="\n".join(projection_line(p, tz) for p in short)))
-    return reply
+    if not short:
+        return None
+    return Fact(label=f"Projected short at this rate ({len(short)})",
+                value=folded([projection_line(p, tz).removeprefix("• ") for p in short], "list"))

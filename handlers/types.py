@@ -94,6 +94,9 @@ class FileOut(BaseModel):
     command: str = ""  # the same file from the command line, for a platform that cannot receive it
 
 
+    horizontal: bool = False  # bars across, the first category on top
+    shares: bool = False  # each bar drawn as the share of its own total (the values stay counts)
+    marked: list[int] = Field(default_factory=list)  # categories to mark (late work), by position
 class Message(BaseModel):
     audience: Audience
     text: str

@@ -94,7 +94,8 @@ def test_digest_carries_the_chart_and_the_margin(ready):
     ready.ok("Dana Dispatch", "verify SR-1 Tom")
     run_due(ready.core.db, at("2027-03-01T15:00"))
     [dm, _channel] = digests(ready.core.db)
-    assert dm["chart"]["categories"] == ["SR-1"] and dm["chart"]["series"]["verified"] == [12]
+    assert dm["chart"]["categories"] == ["SR-1 · DST patch, Main St office · due Wed 10 Mar"]
+    assert dm["chart"]["series"]["verified"] == [12]
     assert "$300.00" in str(dm)  # 12 × ($60 − $35), month to date
 
 

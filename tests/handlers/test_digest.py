@@ -18,7 +18,7 @@ from handlers.types import Tone
 from models.tables import Person
 from tests.conftest import ROSTER
 
-MAR = lambda d, h, m=0: datetime(2027, 3, d, h, m, tzinfo=UTC)  # noqa: E731
+MAR = lambda d, h, m=0: datetime(2027, 3, d, h, m, tzinfo=UTC)
 
 
 def digest_of(core, name: str, day: date, now: datetime):
@@ -79,8 +79,10 @@ def test_the_glance_counts_units_where_they_stand(surge, core, clock):
 
 def test_yesterday_is_the_managers_local_day_from_the_audit_log(surge, core, clock):
     y = digest_of(core, "Morgan Manager", date(2027, 3, 3), clock()).yesterday
-    assert (y.posted, y.units_posted) == (2, 15)
-    assert (y.taken, y.units_taken) == (6, 25)  # Frank 8, Tom 6, Paula 4, Paula 2, Frank 3, Tom 2
+    # SR-2 (10 units) was posted; SR-3 (5) too, but it was cancelled since, and a cancelled request
+    # counts nowhere: neither its posting nor Tom's 2 units on it.
+    assert (y.posted, y.units_posted) == (1, 10)
+    assert (y.taken, y.units_taken) == (5, 23)  # Frank 8, Tom 6, Paula 4, Paula 2, Frank 3
     assert (y.done, y.units_done) == (2, 6)
     assert (y.verified, y.units_verified) == (1, 3)
     assert (y.released, y.units_released) == (1, 2)
@@ -111,8 +113,10 @@ def test_partners_performance_and_agreements(surge, core, clock):
     contoso, fabrikam = d.partners
     assert (contoso.name, contoso.agreement) == ("Contoso Field Services", AgreementState.SIGNED)
     assert contoso.valid_until == datetime(2028, 3, 1, 14, 0, tzinfo=UTC)  # signed Mon 1 Mar 2027 09:00 EST
-    assert (contoso.taken, contoso.done, contoso.verified, contoso.released) == (14, 6, 3, 2)  # Tom 6 + 2 (SR-3), Paula 4 + 2
+    # Tom 6, Paula 4 + 2 (Tom's 2 on SR-3 left out: SR-3 was cancelled)
+    assert (contoso.taken, contoso.done, contoso.verified, contoso.released) == (12, 6, 3, 2)
     assert (contoso.units_verified, contoso.claims_verified, contoso.leads) == (23, 2, 1)
+    assert (contoso.on_time, contoso.due) == (0, 0)  # no deadline has passed: no on-time rate yet
     assert (fabrikam.name, fabrikam.agreement) == ("Fabrikam Tech", AgreementState.SIGNED)
     assert fabrikam.valid_until == datetime(2027, 11, 1, 12, 0, tzinfo=UTC)  # paper, 2026-11-01, 12 months
     assert (fabrikam.taken, fabrikam.units_verified, fabrikam.leads) == (11, 0, 1)
@@ -137,21 +141,30 @@ def test_the_chat_digest_reads_headline_first(surge):
     assert lines[0] == "*10 open · 11 claimed · 4 in progress · 2 done · 23 verified* (units)"
     assert lines[1].endswith(" 50% reported done or verified")
     assert lines[2] == "⚠️ *8 units at risk* (due within 48 h): 5 unclaimed, 3 claimed but not started"
-    assert lines[3] == "Yesterday margin *$75.00* (billed $180.00 − paid $105.00)"
-    assert lines[4] == "March to date margin *$575.00* (billed $1,380.00 − paid $805.00)"
+    assert lines[3] == "Today so far margin *$0.00* (billed $0.00 − paid $0.00)"  # asked in chat: today too
+    assert lines[4] == "Yesterday margin *$75.00* (billed $180.00 − paid $105.00)"
+    assert lines[5] == "March to date margin *$575.00* (billed $1,380.00 − paid $805.00)"
     assert field(reply, "At risk") == "• SR-2 · Printer drivers: 5 unclaimed, 3 not started, due Wed 03 Mar 2027 17:00 EST"
     yesterday = field(reply, "Yesterday · Tue 02 Mar 2027")
-    assert "2 requests posted (15 units)" in yesterday and "6 claims taken (25 units)" in yesterday
+    assert "1 request posted (10 units)" in yesterday and "5 claims taken (23 units)" in yesterday  # SR-3 cancelled
     assert "1 verification (3 units)" in yesterday and "1 release (2 units), 0 sent back" in yesterday
     assert "01 Mar–03 Mar: margin *$575.00*" in field(reply, "Money")
     contoso = field(reply, "Contoso Field Services · vetted")
     assert contoso.startswith("agreement signed, valid until Wed 01 Mar 2028\n")
-    assert "yesterday took 14, reported done 6, verified 3, released 2 units" in contoso
-    assert "so far 23 units verified, 100% on time, 0 rework, 0 claims given back whole, 1 lead handed back" in contoso
+    assert "yesterday took 12, reported done 6, verified 3, released 2 units" in contoso
+    # No deadline has passed yet, so there is no on-time rate (it said "100% on time" before).
+    assert "so far 23 units verified, no deadline passed yet, 0 rework, 0 claims given back whole, " \
+           "1 lead handed back" in contoso
     assert field(reply, "Fabrikam Tech · vetted").startswith("agreement signed, valid until Mon 01 Nov 2027\n")
-    assert field(reply, "Problems yesterday") == "None."
-    assert field(reply, "Leads yesterday") == (
-        "• SR-2 · Frank Fabrikam (Fabrikam Tech), 09:00: the dentist next door needs help too")
+    # Problems and leads are listed once, open ones with their age and state (a lead of yesterday is
+    # no longer listed a second time under "Leads yesterday").
+    assert field(reply, "Open problems (1)") == ("• PR-1 · SR-1 · DST patch, Main St office, Tom Tech "
+                                                 "(Contoso Field Services), 47 hours old: “server room locked, "
+                                                 "waiting for the office manager”")
+    leads = field(reply, "Leads to follow up (2)").splitlines()
+    assert leads[0].startswith("• LD-2 · new · SR-2 · Printer drivers, Frank Fabrikam (Fabrikam Tech), 23 hours old")
+    assert "Problems yesterday" not in str(reply.fields) and "Leads yesterday" not in str(reply.fields)
+    assert field(reply, "Today so far · Wed 03 Mar 2027").startswith("0 requests posted (0 units)\n")
     assert reply.tone is Tone.WARNING  # something is at risk
 
 
@@ -161,8 +174,7 @@ def test_digest_for_a_given_date(surge):
     assert "Yesterday margin *$500.00* (billed $1,200.00 − paid $700.00)" in reply.text.splitlines()
     assert "March to date margin *$575.00* (billed $1,380.00 − paid $805.00)" in reply.text.splitlines()
     assert "1 claim taken (30 units)" in field(reply, "Yesterday · Mon 01 Mar 2027")
-    assert field(reply, "Problems yesterday") == (
-        "• SR-1 · Tom Tech (Contoso Field Services), 09:00: server room locked, waiting for the office manager")
+    assert "5 claims taken (23 units)" in field(reply, "Tue 02 Mar 2027")  # the day asked for, whole (SR-3 left out)
     refused = surge.refused("Morgan Manager", "digest date=2027-03-04")
     assert "hasn't come yet" in refused.text
     surge.refused("Morgan Manager", "digest date=yesterday")
@@ -171,7 +183,7 @@ def test_digest_for_a_given_date(surge):
 def test_digest_for_matches_the_chat_command(surge, core, clock):
     with core.db.session() as s:
         morgan = s.exec(select(Person.id).where(Person.name == "Morgan Manager")).one()
-        reply = digest_for(session=s, manager_id=morgan, day=date(2027, 3, 3), now=clock())
+        reply = digest_for(session=s, manager_id=morgan, day=date(2027, 3, 3), now=clock(), scheduled=False)
     assert reply.model_dump() == surge.ok("Morgan Manager", "digest").model_dump()
 
     cli = digest_text(core, manager="morgan manager", day=None, now=clock())  # what `surge digest` prints
