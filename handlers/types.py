@@ -83,6 +83,9 @@ class Chart(BaseModel):
     categories: list[str]
     series: dict[str, list[int]]  # name → one value per category, stacked in this order
     unit: str = "units"  # what the values count (the axis label)
+    horizontal: bool = False  # bars across, the first category on top
+    shares: bool = False  # each bar drawn as the share of its own total (the values stay counts)
+    marked: list[int] = Field(default_factory=list)  # categories to mark (late work), by position
 
 
 class FileOut(BaseModel):
@@ -94,9 +97,6 @@ class FileOut(BaseModel):
     command: str = ""  # the same file from the command line, for a platform that cannot receive it
 
 
-    horizontal: bool = False  # bars across, the first category on top
-    shares: bool = False  # each bar drawn as the share of its own total (the values stay counts)
-    marked: list[int] = Field(default_factory=list)  # categories to mark (late work), by position
 class Message(BaseModel):
     audience: Audience
     text: str
