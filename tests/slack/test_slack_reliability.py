@@ -123,9 +123,9 @@ def test_app_home_for_tech_dispatcher_and_manager(slack):
         slack.event({"type": "app_home_opened", "user": user, "tab": "home", "channel": "D0"})
     published = slack.wait_sent("views.publish", count=3)
     homes = {v["user_id"]: json.dumps(v["view"]) for v in published}
-    assert "Your claims" in homes["U0TOM"] and "SR-1" in homes["U0TOM"] and "Waiting for you" not in homes["U0TOM"]
-    assert "Requests with units left" in homes["U0DANA"] and "Waiting for you" in homes["U0DANA"]
-    assert "Today's numbers" in homes["U0MORGAN"] and "5 claimed" in homes["U0MORGAN"]
+    assert "Claimed" in homes["U0TOM"] and "SR-1" in homes["U0TOM"] and "Waiting for approval" not in homes["U0TOM"]
+    assert "Requests with units left" in homes["U0DANA"] and "Waiting for approval" in homes["U0DANA"]
+    assert "Open problems" in homes["U0MORGAN"] and "Waiting for approval" in homes["U0MORGAN"]
 
 
 def test_dispatch_card_buttons_approve_and_verify(slack):
