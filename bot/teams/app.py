@@ -1,51 +1,41 @@
-"""The Teams bot: a thin `TeamsActivityHandler` on botbuilder's `CloudAdapter`, behind `POST /api/messages`.
+"""The Teams bot: a thin `TeamsActivityHandler` on botbuilder's `CloudAdapter`.
 
-An inbound activity is read (a malformed one is a 400), authenticated (a refused token is a 401, never
-a 500; Microsoft's signing keys come through `signing_keys`, off the event loop), then has its
-conversation reference stored if its sender is on the roster, then is de-duplicated by its id (Teams
-re-delivers what took longer than 15 s), then handed to the core; the answer goes back as a reply (or,
-when the handler marked it private and it was asked in a shared conversation, to the sender's
-one-to-one chat), and the outbox is woken for everyone else. With no MICROSOFT_APP_ID it runs in
-emulator mode (no auth, and any token refused), for the Agents Playground and the Bot Framework
-Emulator: addresses are then only stored from requests made on this machine.
+A turn (read and authenticated at the door, `door.py`) has its conversation reference stored if its
+sender is on the roster, then is de-duplicated by its id (Teams re-delivers what took longer than
+15 s), then handed to the core; the answer goes back as a reply (or, when the core says it must go to
+the sender alone, to the sender's one-to-one chat), and the outbox is woken for everyone else.
 """
 from __future__ import annotations
 
 import hashlib
 import html
-import ipaddress
-import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from aiohttp import web
-from botbuilder.core import InvokeResponse, TurnContext, serializer_helper
+from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-)
-from botbuilder.schema import Activity, CallerIdConstants, Mention
-from botframework.connector.auth import AuthenticationConstants
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Mention
 from msrest.serialization import Model
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.teams import cards, references, signing_keys
+from bot.teams import cards, references
 from bot.teams.actions import CardActions
+from bot.teams.auth import authentication
 from bot.teams.connector import one_policy, patch_msrest, with_retries
+from bot.teams.door import TRUSTED, TeamsEndpoint
 from bot.teams.ids import CardState, Origin
 from bot.teams.notifier import TeamsNotifier, card_activity, chart_png
 from bot.workers import in_core
 from handlers.core import Surge
+from handlers.privacy import goes_to_sender_alone
 from handlers.types import Audience, Identity, Message, Reply
 from models.db import Database
-from models.tables import Channel, Person
+from models.tables import Person
 
 log = logging.getLogger("surge.teams")
-TRUSTED = "surge.trusted"  # turn state: may this activity change a stored conversation address?
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 WELCOME_PERSONAL = ("Hi, I'm Surge: I hand surplus field work to trusted partner MSPs. Type `help` to see what "
@@ -65,55 +55,6 @@ class _Answer(Model):
     def __init__(self, status_code: int, type: str, value) -> None:  # noqa: A002 - the wire name
         super().__init__()
         self.status_code, self.type, self.value = status_code, type, value
-
-
-class _Config:
-    """The attribute names botbuilder's configuration objects use.
-
-    Every endpoint of the public cloud is spelled out (botbuilder's parameterised authentication), so
-    the OpenID metadata URL can be set (MICROSOFT_OPENID_METADATA_URL) and production and tests check
-    tokens along the same path.
-    """
-
-    def __init__(self, cfg: Settings):
-        self.APP_ID = cfg.microsoft_app_id
-        self.APP_PASSWORD = cfg.microsoft_app_password
-        self.APP_TYPE = cfg.microsoft_app_type
-        self.APP_TENANTID = cfg.microsoft_app_tenant_id
-        self.TO_CHANNEL_FROM_BOT_LOGIN_URL = AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
-        self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
-        self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
-        self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
-        self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = (
-            cfg.microsoft_openid_metadata_url or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL)
-        self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
-        self.CALLER_ID = CallerIdConstants.public_azure_channel
-
-
-class _Authentication(ConfigurationBotFrameworkAuthentication):
-    """Every refusal is a `PermissionError` (401), never a server error (500).
-
-    With no app id (emulator mode) no token can ever be valid, so one that is sent is refused
-    without fetching any keys; with an app id, the keys come through `signing_keys`.
-    """
-
-    def __init__(self, config: _Config):
-        super().__init__(config)
-        self.emulator = not config.APP_ID
-        signing_keys.install(config.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
-                             config.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL)
-
-    async def authenticate_request(self, activity, auth_header: str | None):
-        if self.emulator and auth_header:
-            raise PermissionError("emulator mode (no MICROSOFT_APP_ID) takes no tokens")
-        if not self.emulator and not auth_header:
-            raise PermissionError("no Authorization header")
-        try:
-            return await super().authenticate_request(activity, auth_header or None)
-        except PermissionError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - botbuilder refuses some tokens with a bare Exception
-            raise PermissionError(f"token refused ({type(exc).__name__})") from exc
 
 
 def command_text(activity) -> str:
@@ -206,22 +147,10 @@ class SurgeTeamsBot(TeamsActivityHandler):
         await with_retries(lambda: turn_context.send_activity(activity), what="reply")
 
     def _private_here(self, activity, reply: Reply) -> bool:
-        """A private answer (the handler says it names a customer, site or contact) asked for anywhere
-        but a one-to-one chat or the dispatch or managers channel goes to the sender alone."""
-        if not reply.private:
-            return False
         seen = references.seen_in(activity)
-        if seen is not None and seen.kind == "personal":
-            return False
-        if seen is None or seen.channel_id is None:
-            return True  # a group chat, or a conversation Surge can't place: shared
-
-        def purpose(s) -> str | None:
-            chan = s.exec(select(Channel).where(Channel.platform == "teams",
-                                                Channel.external_id == seen.channel_id)).first()
-            return chan.purpose if chan else None
-
-        return self.core.db.read(purpose) not in ("dispatch", "managers")
+        return self.core.db.read(lambda s: goes_to_sender_alone(
+            s, private=reply.private, platform="teams", one_to_one=seen is not None and seen.kind == "personal",
+            channel_id=seen.channel_id if seen is not None else None))
 
     async def _answer_privately(self, turn_context: TurnContext, identity: Identity, reply: Reply) -> None:
         person = await in_core(self.core.db.run, lambda s: s.exec(
@@ -235,61 +164,6 @@ class SurgeTeamsBot(TeamsActivityHandler):
         await self._reply(turn_context, cards.reply_card(note), note.text)
 
 
-@dataclass
-class TeamsEndpoint:
-    """What `surge serve` mounts at POST /api/messages: the adapter's turns, run by the bot."""
-
-    adapter: CloudAdapter
-    bot: SurgeTeamsBot
-    emulator: bool = True
-
-    @property
-    def notifier(self) -> TeamsNotifier:
-        return self.bot.notifier
-
-    async def handle(self, request: web.Request) -> web.Response:
-        """Read, then authenticate, then run the turn: a malformed body is a 400 and a refused
-        token a 401, both before anything is stored; a conversation's address is only stored from
-        a verified request (with an app id) or, in emulator mode, from this machine."""
-        if "application/json" not in request.headers.get("Content-Type", ""):
-            return web.json_response({"error": "expected a JSON Bot Framework activity"}, status=415)
-        try:
-            body = json.loads(await request.read())
-        except (ValueError, RecursionError):
-            return web.json_response({"error": "the body is not JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("type"):
-            return web.json_response({"error": "not an activity (no type)"}, status=400)
-        try:
-            activity = Activity().deserialize(body)
-        except Exception as exc:  # noqa: BLE001 - msrest raises several kinds on a wrong shape
-            log.info("teams: malformed activity refused (%s)", type(exc).__name__)
-            return web.json_response({"error": "not a Bot Framework activity"}, status=400)
-        try:
-            auth = await self.adapter.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", ""))
-        except PermissionError as exc:
-            # quoted and cut short: the id and some refusals' words come from the request itself
-            log.info("teams: activity %r refused: %.200r", str(activity.id or "")[:64], str(exc))
-            return web.json_response({"error": "unauthorized"}, status=401)
-        trusted = not self.emulator or _loopback(request.remote)
-
-        async def turn(turn_context: TurnContext) -> None:
-            turn_context.turn_state[TRUSTED] = trusted
-            await self.bot.on_turn(turn_context)
-
-        invoke = await self.adapter.process_activity(auth, activity, turn)
-        if invoke:
-            return web.json_response(data=serializer_helper(invoke.body), status=invoke.status)
-        return web.Response(status=201)
-
-
-def _loopback(remote: str | None) -> bool:
-    try:
-        return bool(remote) and ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
-
-
 async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     log.error("teams: turn failed for %s activity %s", turn_context.activity.type, turn_context.activity.id,
               exc_info=error)
@@ -297,7 +171,7 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 
 def teams_notifier(cfg: Settings, db: Database) -> TeamsNotifier:
     """The Teams way out for the outbox, on the Bot Framework adapter the endpoint also takes turns on."""
-    adapter = CloudAdapter(_Authentication(_Config(cfg)))
+    adapter = CloudAdapter(authentication(cfg))
     adapter.on_turn_error = _on_turn_error
     return TeamsNotifier(adapter, db, app_id=cfg.microsoft_app_id)
 
@@ -306,4 +180,5 @@ def build_teams(cfg: Settings, core: Surge, notifier: TeamsNotifier, wake: Calla
     """The endpoint, built after the outbox it wakes (`wake`) and the notifier that outbox sends through.
     msrest is checked and patched here, once, before any turn builds a connector client."""
     patch_msrest()
-    return TeamsEndpoint(adapter=notifier.adapter, bot=SurgeTeamsBot(core, notifier, wake), emulator=cfg.teams_emulator)
+    return TeamsEndpoint(adapter=notifier.adapter, bot=SurgeTeamsBot(core, notifier, wake), notifier=notifier,
+                         emulator=cfg.teams_emulator)
