@@ -24,10 +24,11 @@ from models.tables import (
     RequestStatus,
     Role,
     SurgeRequest,
+    table_of,
 )
 
-AUDIT_INSERT = insert(AuditEntry.__table__)
-_gv = GuidelineVersion.__table__
+AUDIT_INSERT = insert(table_of(AuditEntry))
+_gv = table_of(GuidelineVersion)
 _CURRENT_GUIDELINES = sa_select(_gv.c.id, _gv.c.text_hash).where(_gv.c.is_current == true()).limit(1)
 _GUIDELINES: WeakKeyDictionary = WeakKeyDictionary()  # engine → {(id, text hash): GuidelineVersion}
 _SLACK_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -42,7 +43,7 @@ ROLE_WORDS = {
 
 
 def session(ctx: Context) -> Session:
-    return ctx.session  # type: ignore[return-value]
+    return ctx.session
 
 
 def audit(

@@ -22,13 +22,23 @@ from handlers.lifecycle import deactivated
 from handlers.registry import REGISTRY, parse, spec_for
 from handlers.types import Action, Actor, Context, Identity, Reply, Tone
 from models.db import Database, unreachable
-from models.tables import Org, OrgKind, OutboxMessage, Person, ProcessedInteraction, Role
+from models.tables import (
+    Org,
+    OrgKind,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    ProcessedInteraction,
+    Role,
+    table_of,
+)
 from models.types import utcnow
 
 log = logging.getLogger("surge.core")
 
-_person, _org, _outbox = Person.__table__, Org.__table__, OutboxMessage.__table__
-_home = Org.__table__.alias("home_org")
+_person, _org, _outbox = table_of(Person), table_of(Org), table_of(OutboxMessage)
+_home = _org.alias("home_org")
 # The home MSP's time zone (the roster's `home: timezone:`), read in the same statement as the speaker.
 _HOME_TZ = sa_select(_home.c.timezone).where(_home.c.kind == OrgKind.HOME).limit(1).scalar_subquery()
 _RESOLVE = (
@@ -174,11 +184,11 @@ def enqueue(session: Session, reply: Reply) -> None:
     if not reply.messages and not reply.cards:
         return
     now = utcnow()
-    rows = [_outbox_row("message", m.model_dump(mode="json"), now) for m in reply.messages]
-    rows += [_outbox_row("card", c.model_dump(mode="json"), now) for c in reply.cards]
+    rows = [_outbox_row(OutboxKind.MESSAGE, m.model_dump(mode="json"), now) for m in reply.messages]
+    rows += [_outbox_row(OutboxKind.CARD, c.model_dump(mode="json"), now) for c in reply.cards]
     session.execute(_OUTBOX_INSERT, rows).all()
 
 
-def _outbox_row(kind: str, payload: dict, now: datetime) -> dict:
-    return {"created_at": now, "kind": kind, "payload": payload, "status": "pending", "attempts": 0,
+def _outbox_row(kind: OutboxKind, payload: dict, now: datetime) -> dict:
+    return {"created_at": now, "kind": kind, "payload": payload, "status": OutboxStatus.PENDING, "attempts": 0,
             "next_attempt_at": now, "last_error": ""}

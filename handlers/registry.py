@@ -9,6 +9,7 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,6 +18,7 @@ from handlers.grammar import Arg, Opt, bind, split_command
 from handlers.types import Context, Reply
 
 Handler = Callable[[BaseModel, Context], Reply]
+C = TypeVar("C", bound=BaseModel)  # a command's own model
 
 ANYONE = "anyone"  # even someone not on the roster
 KNOWN = "known"  # anyone on the roster
@@ -63,11 +65,12 @@ def command(
     who: str = "anyone known",
     reads_only: bool = False,
     prefix: str | None = None,
-) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
+) -> Callable[[Callable[[C, Context], Reply]], Callable[[C, Context], Reply]]:
+    def register(fn: Callable[[C, Context], Reply]) -> Callable[[C, Context], Reply]:
         model = typing.get_type_hints(fn)["cmd"]
         spec = CommandSpec(
-            name=name, summary=summary, usage=usage, example=example, model=model, handler=fn,
+            name=name, summary=summary, usage=usage, example=example, model=model,
+            handler=cast(Handler, fn),  # called only with its own model: `parse` builds `cmd` from `model`
             roles=frozenset(roles or {KNOWN}), args=tuple(args or ()), opts=dict(opts or {}), who=who,
             reads_only=reads_only,
         )

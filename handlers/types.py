@@ -12,7 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
+from sqlmodel import Session
 
 
 class Audience(StrEnum):
@@ -199,7 +200,21 @@ class Context(BaseModel):
     """Everything a handler needs besides its command: the session, the speaker, the time."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
-    session: object  # sqlmodel.Session; kept untyped so pydantic does not inspect it
+    session: SkipValidation[Session]  # the unit of work's; pydantic takes it as it is
     actor: Actor
+    @property
+    def pid(self) -> int:
+        """The person id of a speaker on the roster: for the commands only people on it may use."""
+        if self.person_id is None:
+            raise RuntimeError(f"{self.identity.user_id!r} is not on the roster")
+        return self.person_id
+
+    @property
+    def oid(self) -> int:
+        """The org id of a speaker on the roster (every person belongs to an org)."""
+        if self.org_id is None:
+            raise RuntimeError(f"{self.identity.user_id!r} is not on the roster")
+        return self.org_id
+
     now: datetime
     home_timezone: str = "UTC"

@@ -199,7 +199,7 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         Dental) already exists"): drop it, as `hide_parameters` drops the statement's parameters."""
         diag = getattr(ctx.original_exception, "diag", None)
         detail = getattr(diag, "message_detail", None)
-        if not detail:
+        if diag is None or not detail:
             return
         ctx.original_exception.args = (diag.message_primary or "",)
         wrapped = ctx.sqlalchemy_exception

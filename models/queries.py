@@ -3,13 +3,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, exists, func, or_
-from sqlmodel import Session, select
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from models.tables import (
-    AuditEntry, Channel, Claim, ClaimStatus, ConversationReference, Lead, Org, OrgKind, OutboxMessage, Person,
-    PostedCard, Problem, RequestStatus, Signature, SurgeRequest,
+    AuditEntry,
+    Channel,
+    Claim,
+    ClaimStatus,
+    ConversationReference,
+    Lead,
+    Org,
+    OrgKind,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Platform,
+    PostedCard,
+    Problem,
+    RequestStatus,
+    Signature,
+    SurgeRequest,
 )
 
 
@@ -30,24 +47,25 @@ class TrackRecord:
 
 def track_records(*, session: Session) -> dict[int, TrackRecord]:
     """The measured track record of every partner org, keyed by org id."""
-    verified = Claim.status == ClaimStatus.VERIFIED
-    claim_rows = session.exec(
-        select(
-            Claim.org_id,
-            func.coalesce(func.sum(case((verified, Claim.units_verified), else_=0)), 0),
-            func.coalesce(func.sum(case((verified, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(verified, Claim.done_at <= SurgeRequest.deadline), 1), else_=0)), 0),
-            func.coalesce(func.sum(Claim.rework), 0),
-            func.coalesce(func.sum(case((Claim.status == ClaimStatus.RELEASED, 1), else_=0)), 0),
+    verified = col(Claim.status) == ClaimStatus.VERIFIED
+    claim_rows = session.execute(
+        sa_select(
+            col(Claim.org_id),
+            _when(verified, Claim.units_verified),
+            _when(verified, 1),
+            _when(and_(verified, col(Claim.done_at) <= SurgeRequest.deadline), 1),
+            _sum(Claim.rework),
+            _when(col(Claim.status) == ClaimStatus.RELEASED, 1),
         )
-        .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .group_by(Claim.org_id)
+        .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .group_by(col(Claim.org_id))
     ).all()
-    lead_rows = dict(session.exec(select(Lead.org_id, func.count()).group_by(Lead.org_id)).all())
+    lead_rows = dict(session.exec(select(Lead.org_id, func.count()).group_by(col(Lead.org_id))).all())
     orgs = session.exec(select(Org.id).where(Org.kind == OrgKind.PARTNER)).all()
     by_org = {row[0]: row for row in claim_rows}
     out = {}
     for org_id in orgs:
+        assert org_id is not None  # a primary key read back
         row = by_org.get(org_id)
         out[org_id] = TrackRecord(
             org_id=org_id,
@@ -69,11 +87,13 @@ _NOT_STARTED = (ClaimStatus.PENDING, ClaimStatus.ACTIVE)
 AT_RISK_HOURS = 48
 
 
-def _sum(expr) -> object:
+def _sum(expr: Any) -> ColumnElement[int]:
+    """SUM(expr), 0 over no rows."""
     return func.coalesce(func.sum(expr), 0)
 
 
-def _when(cond, value) -> object:
+def _when(cond: ColumnElement[bool], value: Any) -> ColumnElement[int]:
+    """SUM of `value` over the rows where `cond` holds, 0 over none."""
     return _sum(case((cond, value), else_=0))
 
 
@@ -96,17 +116,18 @@ class SurgeUnits:
 
 def surge_units(*, session: Session, now: datetime, hours: int = AT_RISK_HOURS) -> SurgeUnits:
     """Two aggregate statements: unclaimed units per request, claimed units per claim status."""
-    soon = and_(SurgeRequest.deadline > now, SurgeRequest.deadline <= now + timedelta(hours=hours))
-    left = SurgeRequest.units - SurgeRequest.units_taken
-    unclaimed = and_(SurgeRequest.status.in_(_UNCLAIMED), SurgeRequest.deadline > now)
+    deadline, status = col(SurgeRequest.deadline), col(SurgeRequest.status)
+    soon = and_(deadline > now, deadline <= now + timedelta(hours=hours))
+    left = col(SurgeRequest.units) - SurgeRequest.units_taken
+    unclaimed = and_(status.in_(_UNCLAIMED), deadline > now)
     req = session.exec(
         select(_when(unclaimed, left), _when(and_(unclaimed, soon), left))
         .select_from(SurgeRequest)
-        .where(SurgeRequest.status.not_in(_GONE))
+        .where(status.not_in(_GONE))
     ).one()
-    st = Claim.status
-    cl = session.exec(
-        select(
+    st = col(Claim.status)
+    cl = session.execute(
+        sa_select(
             _when(st.in_(_NOT_STARTED), Claim.units),
             _when(st == ClaimStatus.IN_PROGRESS, Claim.units),
             _when(st == ClaimStatus.DONE, Claim.units_done),
@@ -114,8 +135,8 @@ def surge_units(*, session: Session, now: datetime, hours: int = AT_RISK_HOURS) 
             _when(and_(st.in_(_NOT_STARTED), soon), Claim.units),
         )
         .select_from(Claim)
-        .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .where(SurgeRequest.status.not_in(_GONE))
+        .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .where(status.not_in(_GONE))
     ).one()
     return SurgeUnits(open=int(req[0]), claimed=int(cl[0]), in_progress=int(cl[1]), done=int(cl[2]),
                       verified=int(cl[3]), risk_unclaimed=int(req[1]), risk_not_started=int(cl[4]))
@@ -132,18 +153,18 @@ class RiskRow:
 
 def at_risk_requests(*, session: Session, now: datetime, hours: int = AT_RISK_HOURS, limit: int = 10) -> list[RiskRow]:
     """Requests due within `hours` with units nobody has or nobody started, soonest first."""
-    left = SurgeRequest.units - SurgeRequest.units_taken
-    unclaimed = case((SurgeRequest.status.in_(_UNCLAIMED), left), else_=0)
-    not_started = _when(Claim.status.in_(_NOT_STARTED), Claim.units)
-    rows = session.exec(
-        select(SurgeRequest.id, SurgeRequest.title, SurgeRequest.deadline, unclaimed, not_started)
-        .outerjoin(Claim, Claim.request_id == SurgeRequest.id)
-        .where(SurgeRequest.status.not_in(_GONE), SurgeRequest.deadline > now,
-               SurgeRequest.deadline <= now + timedelta(hours=hours))
-        .group_by(SurgeRequest.id, SurgeRequest.title, SurgeRequest.deadline, SurgeRequest.status,
-                  SurgeRequest.units, SurgeRequest.units_taken)
+    left = col(SurgeRequest.units) - SurgeRequest.units_taken
+    unclaimed = case((col(SurgeRequest.status).in_(_UNCLAIMED), left), else_=0)
+    not_started = _when(col(Claim.status).in_(_NOT_STARTED), Claim.units)
+    rows = session.execute(
+        sa_select(col(SurgeRequest.id), col(SurgeRequest.title), col(SurgeRequest.deadline), unclaimed, not_started)
+        .outerjoin(Claim, col(Claim.request_id) == SurgeRequest.id)
+        .where(col(SurgeRequest.status).not_in(_GONE), col(SurgeRequest.deadline) > now,
+               col(SurgeRequest.deadline) <= now + timedelta(hours=hours))
+        .group_by(col(SurgeRequest.id), col(SurgeRequest.title), col(SurgeRequest.deadline), col(SurgeRequest.status),
+                  col(SurgeRequest.units), col(SurgeRequest.units_taken))
         .having(or_(unclaimed > 0, not_started > 0))
-        .order_by(SurgeRequest.deadline, SurgeRequest.id)
+        .order_by(col(SurgeRequest.deadline), col(SurgeRequest.id))
         .limit(limit)
     ).all()
     return [RiskRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
@@ -160,7 +181,7 @@ def activity(*, session: Session, start: datetime, end: datetime) -> dict[str, T
     rows = session.exec(
         select(AuditEntry.action, func.count(), _sum(AuditEntry.units))
         .where(AuditEntry.at >= start, AuditEntry.at < end)
-        .group_by(AuditEntry.action)
+        .group_by(col(AuditEntry.action))
     ).all()
     return {action: Tally(int(n), int(units)) for action, n, units in rows}
 
@@ -176,11 +197,11 @@ class PartnerDay:
 def partner_activity(*, session: Session, start: datetime, end: datetime) -> dict[int, PartnerDay]:
     """Each org's units taken, reported done, verified and released in [start, end), from the audit log."""
     units = func.coalesce(AuditEntry.units, 0)
-    rows = session.exec(
-        select(AuditEntry.org_id, *(_when(AuditEntry.action == a, units)
-                                    for a in ("claim.taken", "claim.done", "claim.verified", "claim.released")))
-        .where(AuditEntry.at >= start, AuditEntry.at < end, AuditEntry.org_id.is_not(None))
-        .group_by(AuditEntry.org_id)
+    rows = session.execute(
+        sa_select(col(AuditEntry.org_id), *(_when(col(AuditEntry.action) == a, units)
+                                       for a in ("claim.taken", "claim.done", "claim.verified", "claim.released")))
+        .where(col(AuditEntry.at) >= start, col(AuditEntry.at) < end, col(AuditEntry.org_id).is_not(None))
+        .group_by(col(AuditEntry.org_id))
     ).all()
     return {r[0]: PartnerDay(*(int(x) for x in r[1:])) for r in rows}
 
@@ -193,7 +214,7 @@ def signature_expiries(*, session: Session, agreement_id: int, now: datetime) ->
     rows = session.exec(
         select(Signature.org_id, func.max(Signature.expires_at))
         .where(Signature.agreement_id == agreement_id, Signature.expires_at > now)
-        .group_by(Signature.org_id)
+        .group_by(col(Signature.org_id))
     ).all()
     return dict(rows)
 
@@ -210,12 +231,12 @@ class FieldNote:
 def field_notes(*, session: Session, kind: type[Problem] | type[Lead], start: datetime, end: datetime,
                 limit: int = 20) -> list[FieldNote]:
     """Problems or leads reported in [start, end), oldest first, with who reported them."""
-    rows = session.exec(
-        select(kind.at, kind.text, Person.name, Org.name, kind.request_id)
-        .join(Person, Person.id == kind.person_id)
-        .join(Org, Org.id == kind.org_id)
-        .where(kind.at >= start, kind.at < end)
-        .order_by(kind.at, kind.id)
+    rows = session.execute(
+        sa_select(col(kind.at), col(kind.text), col(Person.name), col(Org.name), col(kind.request_id))
+        .join(Person, col(Person.id) == kind.person_id)
+        .join(Org, col(Org.id) == kind.org_id)
+        .where(col(kind.at) >= start, col(kind.at) < end)
+        .order_by(col(kind.at), col(kind.id))
         .limit(limit)
     ).all()
     return [FieldNote(*r) for r in rows]
@@ -234,15 +255,15 @@ class Takings:
 def verified_money(*, session: Session, periods: list[tuple[datetime, datetime]]) -> list[Takings]:
     """Billed and paid for the units verified in each [start, end) period, in one statement."""
     units = cast(Claim.units_verified, BigInteger)
-    cols = []
+    cols: list[ColumnElement[int]] = []
     for start, end in periods:
-        inside = and_(Claim.verified_at >= start, Claim.verified_at < end)
+        inside = and_(col(Claim.verified_at) >= start, col(Claim.verified_at) < end)
         cols += [_when(inside, units * Claim.bill_cents), _when(inside, units * Claim.pay_cents)]  # the claim's rates
     if not cols:
         return []
-    row = session.exec(
-        select(*cols).select_from(Claim).join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .where(Claim.status == ClaimStatus.VERIFIED)
+    row = session.execute(
+        sa_select(*cols).select_from(Claim).join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .where(col(Claim.status) == ClaimStatus.VERIFIED)
     ).one()
     return [Takings(int(row[i]), int(row[i + 1])) for i in range(0, len(cols), 2)]
 
@@ -259,22 +280,23 @@ class RequestUnits:
 
 def units_by_request(*, session: Session, now: datetime, limit: int = 12) -> list[RequestUnits]:
     """Units by where they stand, per live request (soonest deadline first): one grouped statement."""
-    st = Claim.status
-    rows = session.exec(
-        select(
-            SurgeRequest.id,
-            SurgeRequest.units - SurgeRequest.units_taken,
+    st = col(Claim.status)
+    rows = session.execute(
+        sa_select(
+            col(SurgeRequest.id),
+            col(SurgeRequest.units) - SurgeRequest.units_taken,
             _when(st.in_(_NOT_STARTED), Claim.units),
             _when(st == ClaimStatus.IN_PROGRESS, Claim.units),
             _when(st == ClaimStatus.DONE, Claim.units_done),
             _when(st == ClaimStatus.VERIFIED, Claim.units_verified),
         )
         .select_from(SurgeRequest)
-        .join(Claim, Claim.request_id == SurgeRequest.id, isouter=True)
-        .where(SurgeRequest.status.not_in(_GONE), SurgeRequest.status != RequestStatus.COMPLETED,
-               SurgeRequest.deadline > now)
-        .group_by(SurgeRequest.id, SurgeRequest.units, SurgeRequest.units_taken, SurgeRequest.deadline)
-        .order_by(SurgeRequest.deadline, SurgeRequest.id)
+        .join(Claim, col(Claim.request_id) == SurgeRequest.id, isouter=True)
+        .where(col(SurgeRequest.status).not_in(_GONE), col(SurgeRequest.status) != RequestStatus.COMPLETED,
+               col(SurgeRequest.deadline) > now)
+        .group_by(col(SurgeRequest.id), col(SurgeRequest.units), col(SurgeRequest.units_taken),
+                  col(SurgeRequest.deadline))
+        .order_by(col(SurgeRequest.deadline), col(SurgeRequest.id))
         .limit(limit)
     ).all()
     return [RequestUnits(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows]
@@ -284,20 +306,21 @@ def units_by_request(*, session: Session, now: datetime, limit: int = 12) -> lis
 
 def posted_cards(*, session: Session, request_id: int) -> list[PostedCard]:
     """A request's card copies, except in channels a roster load deactivated (they are left as they are)."""
-    off = exists().where(Channel.platform == PostedCard.platform, Channel.external_id == PostedCard.channel_id,
-                         Channel.active == False)  # noqa: E712
+    off = exists().where(col(Channel.platform) == PostedCard.platform,
+                         col(Channel.external_id) == PostedCard.channel_id, col(Channel.active) == False)  # noqa: E712
     return list(session.exec(select(PostedCard).where(PostedCard.request_id == request_id, ~off)).all())
 
 
 def unreachable_teams_channels(*, session: Session) -> list[Channel]:
     """Teams channels on the roster that never spoke to the bot: with no stored conversation reference,
     Teams gives Surge no way to post into them (a card, a notice) until someone does."""
-    heard = exists().where(ConversationReference.platform == "teams",
-                           ConversationReference.channel_id == Channel.external_id)
+    heard = exists().where(col(ConversationReference.platform) == Platform.TEAMS,
+                           col(ConversationReference.channel_id) == Channel.external_id)
     return list(session.exec(
-        select(Channel).where(Channel.platform == "teams", ~heard).order_by(Channel.id)).all())
+        select(Channel).where(Channel.platform == Platform.TEAMS, ~heard).order_by(col(Channel.id))).all())
 
 
 def failed_count(session: Session) -> int:
     """Outbox rows that failed for good (for /healthz and the `failures` command)."""
-    return session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")).one()
+    failed = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+    return session.exec(failed).one()

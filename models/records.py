@@ -5,21 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import and_, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from models.queries import _sum, _when
 from models.tables import AuditEntry, Claim, ClaimStatus, Incident, Lead, Org, Person, SurgeRequest
-
-REVOKED = "revoked"  # a claim the home MSP took back (`revoke`); counted by its word
-
-
-def _sum(expr) -> object:
-    return func.coalesce(func.sum(expr), 0)
-
-
-def _when(cond, value) -> object:
-    return _sum(case((cond, value), else_=0))
 
 
 @dataclass(frozen=True)
@@ -38,27 +30,28 @@ class TechRecord:
 
 def tech_records(*, session: Session, org_id: int) -> list[TechRecord]:
     """Each person of the org who ever claimed or handed back a lead, by name."""
-    verified = Claim.status == ClaimStatus.VERIFIED
-    claims = session.exec(
-        select(Claim.person_id, _when(verified, Claim.units_verified), _when(verified, 1),
-               _when(and_(verified, Claim.done_at <= SurgeRequest.deadline), 1), _sum(Claim.rework),
-               _when(Claim.status == REVOKED, 1))
-        .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .where(Claim.org_id == org_id).group_by(Claim.person_id)
+    verified = col(Claim.status) == ClaimStatus.VERIFIED
+    claims = session.execute(
+        sa_select(col(Claim.person_id), _when(verified, Claim.units_verified), _when(verified, 1),
+                  _when(and_(verified, col(Claim.done_at) <= SurgeRequest.deadline), 1), _sum(Claim.rework),
+                  _when(col(Claim.status) == ClaimStatus.REVOKED, 1))
+        .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .where(col(Claim.org_id) == org_id).group_by(col(Claim.person_id))
     ).all()
+    action = col(AuditEntry.action)
     moved = session.exec(
-        select(Claim.person_id, _when(AuditEntry.action == "claim.taken", AuditEntry.units),
-               _when(AuditEntry.action == "claim.released", AuditEntry.units))
-        .join(Claim, Claim.id == AuditEntry.claim_id)
-        .where(Claim.org_id == org_id, AuditEntry.action.in_(("claim.taken", "claim.released")))
-        .group_by(Claim.person_id)
+        select(Claim.person_id, _when(action == "claim.taken", AuditEntry.units),
+               _when(action == "claim.released", AuditEntry.units))
+        .join(Claim, col(Claim.id) == AuditEntry.claim_id)
+        .where(Claim.org_id == org_id, action.in_(("claim.taken", "claim.released")))
+        .group_by(col(Claim.person_id))
     ).all()
     leads = dict(session.exec(
-        select(Lead.person_id, func.count()).where(Lead.org_id == org_id).group_by(Lead.person_id)).all())
+        select(Lead.person_id, func.count()).where(Lead.org_id == org_id).group_by(col(Lead.person_id))).all())
     by_person = {r[0]: r for r in claims}
     units = {r[0]: (int(r[1]), int(r[2])) for r in moved}
     ids = set(by_person) | set(units) | set(leads)
-    names = dict(session.exec(select(Person.id, Person.name).where(Person.id.in_(ids))).all()) if ids else {}
+    names = dict(session.exec(select(col(Person.id), Person.name).where(col(Person.id).in_(ids))).all()) if ids else {}
     out = []
     for pid in sorted(ids, key=lambda i: names.get(i, "").lower()):
         c = by_person.get(pid) or (pid, 0, 0, 0, 0, 0)
@@ -93,12 +86,13 @@ def incidents(*, session: Session, org_id: int | None = None, open_only: bool = 
               limit: int = 50) -> list[IncidentLine]:
     """Incidents (of one partner, or all), oldest first, with the partner's and the reporter's names."""
     reporter = aliased(Person)
-    stmt = (select(Incident.id, Incident.org_id, Org.name, Incident.kind, Incident.text, Incident.at,
-                   reporter.name, Incident.request_id, Incident.response, Incident.resolution,
-                   Incident.resolved_at)
-            .join(Org, Org.id == Incident.org_id).join(reporter, reporter.id == Incident.reported_by_id))
+    stmt = (sa_select(col(Incident.id), col(Incident.org_id), col(Org.name), col(Incident.kind), col(Incident.text),
+                      col(Incident.at), col(reporter.name), col(Incident.request_id), col(Incident.response),
+                      col(Incident.resolution), col(Incident.resolved_at))
+            .join(Org, col(Org.id) == Incident.org_id).join(reporter, col(reporter.id) == Incident.reported_by_id))
     if org_id is not None:
-        stmt = stmt.where(Incident.org_id == org_id)
+        stmt = stmt.where(col(Incident.org_id) == org_id)
     if open_only:
-        stmt = stmt.where(Incident.resolved_at.is_(None))
-    return [IncidentLine(*r) for r in session.exec(stmt.order_by(Incident.at, Incident.id).limit(limit)).all()]
+        stmt = stmt.where(col(Incident.resolved_at).is_(None))
+    rows = session.execute(stmt.order_by(col(Incident.at), col(Incident.id)).limit(limit)).all()
+    return [IncidentLine(*r) for r in rows]

@@ -5,61 +5,46 @@ Every change of state is accompanied, in the same transaction, by an `AuditEntry
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from typing import Protocol
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
-
-
-class OrgKind(StrEnum):
-    HOME = "home"
-    PARTNER = "partner"
-
-
-class OrgStatus(StrEnum):
-    PENDING = "pending"
-    VETTED = "vetted"
-    SUSPENDED = "suspended"
-
-
-class Role(StrEnum):
-    DISPATCHER = "dispatcher"
-    TECH = "tech"
-    PARTNER_ADMIN = "partner_admin"
-    MANAGER = "manager"
-    ADMIN = "admin"
-
-
-class RequestStatus(StrEnum):
-    OPEN = "open"
-    PARTLY_CLAIMED = "partly_claimed"
-    FULLY_CLAIMED = "fully_claimed"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-
-
-class ClaimStatus(StrEnum):
-    PENDING = "pending"  # waiting for a dispatcher's approval
-    ACTIVE = "active"
-    IN_PROGRESS = "in_progress"  # checked in
-    DONE = "done"  # reported, waiting for verification
-    VERIFIED = "verified"
-    RELEASED = "released"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    REVOKED = "revoked"  # taken back by a dispatcher (or by a suspension)
-    REASSIGNED = "reassigned"  # every unit moved to another person by a dispatcher
-
-
-LIVE_CLAIM = (ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE)
-TERMINAL_REQUEST = (RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.EXPIRED)
+from models.enums import (  # noqa: F401  (re-exported: the tables' words live beside them)
+    LIVE_CLAIM,
+    TERMINAL_REQUEST,
+    ChannelPurpose,
+    ClaimStatus,
+    IncidentKind,
+    OrgKind,
+    OrgStatus,
+    OutboxKind,
+    OutboxStatus,
+    Platform,
+    RequestStatus,
+    Role,
+)
+from models.types import EnumText, UTCDateTime, utcnow
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class _Stored(Protocol):
+    id: int | None
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a table model, for Core statements on the hot paths."""
+    return model.__table__  # type: ignore[attr-defined]  # set by the mapping; SQLModel declares none
+
+
+def pk(row: _Stored) -> int:
+    """A row's id, which the database gives it: set once the row is flushed or read back."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id before it is flushed")
+    return row.id
 
 
 class Org(SQLModel, table=True):
@@ -102,9 +87,9 @@ class Channel(SQLModel, table=True):
     __tablename__ = "channel"
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    platform: str = Field(max_length=16)  # slack | teams
+    platform: Platform = Field(sa_type=EnumText(Platform, 16))
     external_id: str = Field(max_length=200)
-    purpose: str = Field(max_length=16)  # partners | dispatch | managers
+    purpose: ChannelPurpose = Field(sa_type=EnumText(ChannelPurpose, 16))
     tier: int | None = None
     name: str | None = Field(default=None, max_length=200)
     active: bool = True  # False once a roster load no longer lists it: no cards or notices go there
@@ -245,12 +230,6 @@ class CompletionReport(SQLModel, table=True):
     outcome_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
-class IncidentKind(StrEnum):
-    SOLICITATION = "solicitation"  # suspected poaching of a customer or of staff: the agreement's subject
-    CONDUCT = "conduct"
-    QUALITY = "quality"
-
-
 class Incident(SQLModel, table=True):
     """Something a partner did that the home MSP records against it (`IN-n`); the partner may answer."""
 
@@ -309,9 +288,9 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
-    kind: str = Field(max_length=16)  # message | card
+    kind: OutboxKind = Field(sa_type=EnumText(OutboxKind, 16))
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16, index=True)  # pending | sending | sent | failed
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=EnumText(OutboxStatus, 16), index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))  # or a lease's end
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -338,11 +317,11 @@ class PostedCard(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("request_id", "platform", "channel_id"),)
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="surge_request.id", index=True)
-    platform: str = Field(max_length=16)
+    platform: Platform = Field(sa_type=EnumText(Platform, 16))
     channel_id: str = Field(max_length=200)
     # Slack ts / Teams activity id; "pending:<sender>:<outbox id>" while that sender is posting it
     message_ref: str = Field(max_length=200)
-    purpose: str = Field(max_length=16)
+    purpose: ChannelPurpose = Field(sa_type=EnumText(ChannelPurpose, 16))
     posted_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
 
 
@@ -367,7 +346,7 @@ class ConversationReference(SQLModel, table=True):
     __tablename__ = "conversation_reference"
     __table_args__ = (UniqueConstraint("platform", "conversation_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    platform: str = Field(max_length=16)  # teams
+    platform: Platform = Field(sa_type=EnumText(Platform, 16))  # teams
     conversation_id: str = Field(max_length=400)
     kind: str = Field(default="", max_length=16)  # personal | channel | groupChat
     channel_id: str | None = Field(default=None, max_length=200, index=True)
