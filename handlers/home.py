@@ -7,7 +7,7 @@ dispatcher, and a manager's open problems. Below them, the requests a person may
 """
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.common import money, session, when
 from handlers.mine import ShowMine, mine
@@ -31,10 +31,10 @@ def home(ctx: Context) -> Reply:
 
 
 def _open_requests(ctx: Context) -> Fact:
-    stmt = select(SurgeRequest).where(SurgeRequest.status.in_(OPEN), SurgeRequest.deadline > ctx.now)
+    stmt = select(SurgeRequest).where(col(SurgeRequest.status).in_(OPEN), col(SurgeRequest.deadline) > ctx.now)
     if not ctx.actor.is_home:  # a partner sees a request once it is offered as wide as the partner's tier
-        stmt = stmt.where(SurgeRequest.visible_tier >= ctx.actor.tier)
-    rows = session(ctx).exec(stmt.order_by(SurgeRequest.deadline).limit(SHOWN)).all()
+        stmt = stmt.where(col(SurgeRequest.visible_tier) >= ctx.actor.tier)
+    rows = session(ctx).exec(stmt.order_by(col(SurgeRequest.deadline)).limit(SHOWN)).all()
     return Fact(label="Requests with units left", value="\n".join(
         f"{r.ref} · {r.title}: {r.units_left:,} of {r.units:,} left, {money(r.pay_cents)}/unit, "
         f"due {when(r.deadline, ctx.actor.tz)}" for r in rows) or "None right now.")

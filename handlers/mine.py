@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.books import month_label, owed_words
 from handlers.common import plural, session, when
@@ -41,11 +41,12 @@ class ShowMine(BaseModel):
 
 def _claims_by_state(ctx: Context, *, person_id: int | None = None, org_id: int | None = None) -> list[Fact]:
     """Live claims grouped by state (pending, claimed, on site, reported done)."""
-    stmt = (select(Claim, SurgeRequest, Person).join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-            .join(Person, Person.id == Claim.person_id).where(Claim.status.in_(LIVE_CLAIM)))
-    stmt = stmt.where(Claim.person_id == person_id) if person_id is not None else stmt.where(Claim.org_id == org_id)
+    stmt = (select(Claim, SurgeRequest, Person).join(SurgeRequest, col(SurgeRequest.id) == col(Claim.request_id))
+            .join(Person, col(Person.id) == col(Claim.person_id)).where(col(Claim.status).in_(LIVE_CLAIM)))
+    stmt = stmt.where(col(Claim.person_id) == person_id) if person_id is not None \
+        else stmt.where(col(Claim.org_id) == org_id)
     by_state: dict[str, list[str]] = defaultdict(list)
-    for c, r, p in session(ctx).exec(stmt.order_by(SurgeRequest.deadline, Claim.id)).all():
+    for c, r, p in session(ctx).exec(stmt.order_by(col(SurgeRequest.deadline), col(Claim.id))).all():
         who = "" if person_id is not None else f"{p.name}: "
         units = c.units_done if c.status == ClaimStatus.DONE else c.units
         by_state[c.status].append(f"{who}{r.ref} · {r.title}: {plural(units, 'unit')}, "
@@ -79,8 +80,8 @@ def _partner(ctx: Context, month: str) -> list[Fact]:
 def _waiting(ctx: Context) -> tuple[Fact, list[Action]]:
     rows = session(ctx).exec(
         select(Claim, SurgeRequest, Person).where(
-            Claim.status.in_([ClaimStatus.PENDING, ClaimStatus.DONE]), SurgeRequest.id == Claim.request_id,
-            Person.id == Claim.person_id).order_by(Claim.id)
+            col(Claim.status).in_([ClaimStatus.PENDING, ClaimStatus.DONE]),
+            col(SurgeRequest.id) == col(Claim.request_id), col(Person.id) == col(Claim.person_id)).order_by(col(Claim.id))
     ).all()
     lines, actions = [], []
     for c, r, p in rows:
@@ -97,11 +98,11 @@ def _waiting(ctx: Context) -> tuple[Fact, list[Action]]:
 
 def _problems(ctx: Context) -> Fact:
     rows = session(ctx).exec(
-        select(Problem, SurgeRequest, Person).join(SurgeRequest, SurgeRequest.id == Problem.request_id)
-        .join(Person, Person.id == Problem.person_id)
-        .where(SurgeRequest.status.not_in(TERMINAL_REQUEST), Problem.at >= ctx.now - timedelta(days=PROBLEM_DAYS),
-               Problem.resolved_at.is_(None))
-        .order_by(Problem.at)
+        select(Problem, SurgeRequest, Person).join(SurgeRequest, col(SurgeRequest.id) == col(Problem.request_id))
+        .join(Person, col(Person.id) == col(Problem.person_id))
+        .where(col(SurgeRequest.status).not_in(TERMINAL_REQUEST),
+               col(Problem.at) >= ctx.now - timedelta(days=PROBLEM_DAYS), col(Problem.resolved_at).is_(None))
+        .order_by(col(Problem.at))
     ).all()
     lines = [f"{r.ref} · {r.title}: “{pr.text}” ({p.name}, {when(pr.at, ctx.actor.tz)})" for pr, r, p in rows]
     return Fact(label=f"Open problems ({len(lines)})", value="\n".join(lines[:SHOWN]) or "None.")

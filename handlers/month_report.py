@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.books import ShowStatement, month_label, statement
 from handlers.common import money, plural, reader_zone
@@ -112,15 +112,16 @@ def _on_time(s: Session, claim_ids: list[int]) -> dict[int, bool]:
     if not claim_ids:
         return {}
     rows = s.exec(select(Claim.id, Claim.done_at, SurgeRequest.deadline).join(
-        SurgeRequest, SurgeRequest.id == Claim.request_id).where(Claim.id.in_(claim_ids))).all()
+        SurgeRequest, col(SurgeRequest.id) == col(Claim.request_id)).where(col(Claim.id).in_(claim_ids))).all()
     return {cid: done is not None and done <= deadline for cid, done, deadline in rows}
 
 
 def _leads_won(s: Session, start: datetime, end: datetime) -> tuple[int, int]:
     """Leads whose last change of state in the month made them won, and what they are worth."""
     last: dict[str, dict] = {}
-    for entry in s.exec(select(AuditEntry).where(AuditEntry.action == "lead.status", AuditEntry.at >= start,
-                                                 AuditEntry.at < end).order_by(AuditEntry.at, AuditEntry.id)).all():
+    for entry in s.exec(select(AuditEntry).where(
+            col(AuditEntry.action) == "lead.status", col(AuditEntry.at) >= start, col(AuditEntry.at) < end,
+    ).order_by(col(AuditEntry.at), col(AuditEntry.id))).all():
         last[str(entry.detail.get("lead"))] = entry.detail
     won = [d for d in last.values() if d.get("state") == "won"]
     return len(won), sum(int(d.get("value_cents") or 0) for d in won)
@@ -185,7 +186,7 @@ def month_reports_due(s: Session, now: datetime, home_tz: str) -> Iterator[tuple
     month (the key says whether it was sent). A month in which nothing happened (before Surge was in
     use) is not reported."""
     active: dict[tuple[str, str], bool] = {}
-    for person in s.exec(select(Person).where(Person.active).order_by(Person.id)).all():
+    for person in s.exec(select(Person).where(col(Person.active)).order_by(col(Person.id))).all():
         is_manager, is_admin = Role.MANAGER in person.roles, Role.PARTNER_ADMIN in person.roles
         if not (is_manager or is_admin):
             continue

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from models.ledger import Dispute, Expense, ExpenseStatus, SettledLine
 from models.tables import Claim, ClaimStatus, Org, Person, Settlement, SurgeRequest
@@ -76,7 +77,7 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
 def settlements(*, session: Session, org_id: int | None = None) -> dict[tuple[int, str], Settlement]:
     stmt = select(Settlement)
     if org_id is not None:
-        stmt = stmt.where(Settlement.org_id == org_id)
+        stmt = stmt.where(col(Settlement.org_id) == org_id)
     return {(s.org_id, s.month): s for s in session.exec(stmt).all()}
 
 
@@ -91,9 +92,9 @@ class Settled:
 def settled_lines(*, session: Session, org_id: int | None = None) -> dict[tuple[str, int], Settled]:
     """(kind, source id) → the month that paid it and the units paid."""
     stmt = select(SettledLine.kind, SettledLine.source_id, SettledLine.units, Settlement.month).join(
-        Settlement, Settlement.id == SettledLine.settlement_id)
+        Settlement, col(Settlement.id) == col(SettledLine.settlement_id))
     if org_id is not None:
-        stmt = stmt.where(Settlement.org_id == org_id)
+        stmt = stmt.where(col(Settlement.org_id) == org_id)
     return {(kind, sid): Settled(month, units) for kind, sid, units, month in session.exec(stmt).all()}
 
 
@@ -136,47 +137,78 @@ def month_lines(*, session: Session, month: str, tz: ZoneInfo, org_id: int | Non
     customers goes by the month of the verification alone."""
     _, end = month_bounds(month, tz)
     ledger = _ledger(session, tz, org_id, payables)
-    upto = end + _ZONES_APART if payables else end
-    stmt = (
-        select(Claim, SurgeRequest, Org, Person.name)
-        .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .join(Org, Org.id == Claim.org_id)
-        .join(Person, Person.id == Claim.person_id)
-        .where(Claim.status == ClaimStatus.VERIFIED, Claim.units_verified > 0, Claim.verified_at < upto)
-    )
-    if org_id is not None:
-        stmt = stmt.where(Claim.org_id == org_id)
-    rows = [(c, r, org, tech, c.verified_at, "work", c.id, r.title, c.units_verified, c.pay_cents, c.bill_cents)
-            for c, r, org, tech in session.exec(stmt).all()]
-    rows += _extra_rows(session, org_id, upto)
     lines = []
-    for c, r, org, tech, at, kind, source_id, title, units, pay, bill in rows:
-        counted, adjustment = ledger.month(kind, source_id, c.org_id, at)
+    for x in _rows(session, org_id, end + _ZONES_APART if payables else end):
+        counted, adjustment = ledger.month(x.kind, x.source_id, x.claim.org_id, x.at)
         if counted != month:
             continue
-        paid = ledger.paid.get((kind, source_id))
+        c, r, paid = x.claim, x.req, ledger.paid.get((x.kind, x.source_id))
         lines.append(Line(
-            claim_id=c.id, request_id=r.id, person_id=c.person_id, title=title, org_id=c.org_id, partner=org.name,
-            tech=tech, customer=r.customer, site=r.site, units=paid.units if paid else units, pay_cents=pay,
-            bill_cents=bill, verified_at=at, adjustment=adjustment, terms_days=org.terms_days, kind=kind,
-            source_id=source_id,
+            claim_id=_id(c.id), request_id=_id(r.id), person_id=c.person_id, title=x.title, org_id=c.org_id,
+            partner=x.org.name, tech=x.tech, customer=r.customer, site=r.site, units=paid.units if paid else x.units,
+            pay_cents=x.pay, bill_cents=x.bill, verified_at=x.at, adjustment=adjustment, terms_days=x.org.terms_days,
+            kind=x.kind, source_id=x.source_id,
         ))
     return sorted(lines, key=lambda x: (x.partner, x.request_id, x.tech, x.verified_at, x.claim_id, x.source_id))
 
 
-def _extra_rows(s: Session, org_id: int | None, upto: datetime) -> list[tuple]:
-    """Units credited by resolved disputes (at the claim's rates) and approved expenses (at cost, as
-    one unit), counted like a verification on the day they were recorded."""
-    base = (select(Claim, SurgeRequest, Org, Person.name).join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-            .join(Org, Org.id == Claim.org_id).join(Person, Person.id == Claim.person_id))
-    credits = base.add_columns(Dispute).join(Dispute, Dispute.claim_id == Claim.id).where(
-        Dispute.units_credited > 0, Dispute.resolved_at < upto)
-    spent = base.add_columns(Expense).join(Expense, Expense.claim_id == Claim.id).where(
-        Expense.status == ExpenseStatus.APPROVED, Expense.decided_at < upto)
-    if org_id is not None:
-        credits, spent = credits.where(Claim.org_id == org_id), spent.where(Claim.org_id == org_id)
-    rows = [(c, r, org, tech, d.resolved_at, "credit", d.id, f"{r.title} (credit, {d.ref})", d.units_credited,
-             c.pay_cents, c.bill_cents) for c, r, org, tech, d in s.exec(credits).all()]
-    rows += [(c, r, org, tech, e.decided_at, "expense", e.id, f"expense: {e.what}", 1, e.amount_cents,
-              e.amount_cents) for c, r, org, tech, e in s.exec(spent).all()]
+def _id(value: int | None) -> int:
+    """A stored row's id (never None once the row is read from the database)."""
+    if value is None:
+        raise ValueError("a row read from the database has no id")
+    return value
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One line of the books before it is placed in a month."""
+
+    claim: Claim
+    req: SurgeRequest
+    org: Org
+    tech: str
+    at: datetime
+    kind: str
+    source_id: int
+    title: str
+    units: int
+    pay: int
+    bill: int
+
+
+def _rows(s: Session, org_id: int | None, upto: datetime) -> list[_Row]:
+    """Verified claims (at their rates), units credited by resolved disputes (at the claim's rates) and
+    approved expenses (at cost, as one unit), each counted on the day it was recorded, before `upto`."""
+    def claims(*where) -> Select:
+        stmt = (select(Claim, SurgeRequest, Org, col(Person.name))
+                .join(SurgeRequest, col(SurgeRequest.id) == col(Claim.request_id))
+                .join(Org, col(Org.id) == col(Claim.org_id)).join(Person, col(Person.id) == col(Claim.person_id)))
+        return stmt.where(*where) if org_id is None else stmt.where(col(Claim.org_id) == org_id, *where)
+
+    rows = [_Row(c, r, org, tech, _at(c.verified_at), "work", _id(c.id), r.title, c.units_verified, c.pay_cents,
+                 c.bill_cents) for c, r, org, tech in s.exec(claims(
+                     col(Claim.status) == ClaimStatus.VERIFIED, col(Claim.units_verified) > 0,
+                     col(Claim.verified_at) < upto)).all()]
+    credited = select(Dispute).where(col(Dispute.units_credited) > 0, col(Dispute.resolved_at) < upto)
+    approved = select(Expense).where(col(Expense.status) == ExpenseStatus.APPROVED, col(Expense.decided_at) < upto)
+    if org_id is not None:  # each is the partner's whose claim it stands against
+        credited, approved = credited.where(col(Dispute.org_id) == org_id), approved.where(col(Expense.org_id) == org_id)
+    credits, spent = s.exec(credited).all(), s.exec(approved).all()
+    ids = {d.claim_id for d in credits} | {e.claim_id for e in spent}
+    of = {c.id: (c, r, org, tech) for c, r, org, tech in s.exec(claims(col(Claim.id).in_(ids))).all()} if ids else {}
+    for d in credits:
+        c, r, org, tech = of[d.claim_id]
+        rows.append(_Row(c, r, org, tech, _at(d.resolved_at), "credit", _id(d.id), f"{r.title} (credit, {d.ref})",
+                         d.units_credited, c.pay_cents, c.bill_cents))
+    for e in spent:
+        c, r, org, tech = of[e.claim_id]
+        rows.append(_Row(c, r, org, tech, _at(e.decided_at), "expense", _id(e.id), f"expense: {e.what}", 1,
+                         e.amount_cents, e.amount_cents))
     return rows
+
+
+def _at(value: datetime | None) -> datetime:
+    """The moment a line was recorded (the query only reads rows where it is set)."""
+    if value is None:
+        raise ValueError("a line of the books without the moment it was recorded")
+    return value
