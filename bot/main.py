@@ -287,8 +287,9 @@ def console(
 def digest(
     manager: Annotated[str | None, typer.Option(help="the manager's roster name (default: every manager)")] = None,
     date_: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today)")] = None,
+    chart: Annotated[str | None, typer.Option(help="also write the digest's chart to this PNG file")] = None,
 ) -> None:
-    """Print a manager's daily digest."""
+    """Print a manager's daily digest (and write its chart with --chart)."""
     from bot.console import render_reply
     from handlers.digest import digest_text
 
@@ -299,8 +300,14 @@ def digest(
         typer.echo(f"surge: --date {date_!r} is not a date like 2027-03-10", err=True)
         raise typer.Exit(2) from None
     try:
-        for reply in digest_text(core, manager=manager, day=day, now=datetime.now().astimezone()):
+        replies = digest_text(core, manager=manager, day=day, now=datetime.now().astimezone())
+        for n, reply in enumerate(replies, start=1):
             typer.echo(render_reply(reply))
+            if chart and reply.chart:
+                from bot.charts import png
+                path = Path(chart) if len(replies) == 1 else Path(chart).with_stem(f"{Path(chart).stem}-{n}")
+                path.write_bytes(png(reply.chart))
+                typer.echo(f"chart: {path}")
     except LookupError as exc:
         typer.echo(f"surge: {exc.args[0]}", err=True)
         raise typer.Exit(1) from None

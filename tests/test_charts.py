@@ -30,3 +30,16 @@ def test_charts_drawn_at_once_on_many_threads_are_each_whole():
 def test_a_chart_of_money_is_drawn_and_one_without_values_still_draws():
     assert png(Chart(title="Paid", categories=["Contoso"], series={"paid": [140]}, unit="$")).startswith(b"\x89PNG")
     assert png(Chart(title="Nothing yet", categories=[], series={})).startswith(b"\x89PNG")
+
+
+def test_a_horizontal_chart_of_shares_reads_top_down_with_late_bars_marked():
+    from bot.charts import figure
+
+    chart = Chart(title="Units by status", categories=["LATE · SR-2", "SR-1"], horizontal=True, shares=True,
+                  series={"verified": [1, 0], "done": [0, 0], "open": [3, 10]}, marked=[0])
+    ax = figure(chart).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["LATE · SR-2", "SR-1"] and ax.yaxis_inverted()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["verified", "open"]  # "done" is empty
+    assert [[bar.get_width() for bar in bars] for bars in ax.containers] == [[0.25, 0.0], [0.75, 1.0]]
+    assert [bar.get_hatch() for bar in ax.containers[1]] == ["//", None]
+    assert png(chart).startswith(b"\x89PNG")
