@@ -234,8 +234,10 @@ def taken_reply(ctx: Context, req: SurgeRequest | _Taken, the_claim: Claim | Sim
             text=f"{ctx.actor.name} ({ctx.actor.org_name}) asks for {plural(the_claim.units, 'unit')} of "
             f"{req.ref} · {req.title}.",
             actions=[
-                Action(kind=ActionKind.APPROVE, label="Approve", command=f'approve {req.ref} "{ctx.actor.name}"', style="primary"),
-                Action(kind=ActionKind.REJECT, label="Reject", command=f'reject {req.ref} "{ctx.actor.name}"', style="danger"),
+                Action(kind=ActionKind.APPROVE, label="Approve", command=f'approve {req.ref} "{ctx.actor.name}"', style="primary",
+                       request_id=req.id, person_id=ctx.actor.person_id),
+                Action(kind=ActionKind.REJECT, label="Reject", command=f'reject {req.ref} "{ctx.actor.name}"', style="danger",
+                       request_id=req.id, person_id=ctx.actor.person_id),
             ],
         ))
     else:

@@ -206,8 +206,10 @@ def waiting_verification(s: Session, now: datetime, home_tz: str) -> Iterator[Du
                 audience=Audience.DISPATCH, request_id=r.id, tone=Tone.WARNING,
                 text=f"⏰ {name} reported {plural(c.units_done, 'unit')} of {r.ref} · {r.title} done "
                 f"{when(c.done_at, home_tz)}; it has waited over 24 h for verification.",
-                actions=[Action(kind=ActionKind.VERIFY, label="Verify", command=f"verify {r.ref} {who}", style="primary"),
-                         Action(kind=ActionKind.REJECT, label="Send back", command=f"reject {r.ref} {who}", style="danger")])])
+                actions=[Action(kind=ActionKind.VERIFY, label="Verify", command=f"verify {r.ref} {who}", style="primary",
+                                request_id=r.id, person_id=c.person_id),
+                         Action(kind=ActionKind.REJECT, label="Send back", command=f"reject {r.ref} {who}", style="danger",
+                                request_id=r.id, person_id=c.person_id)])])
 
         yield Due(keys=(f"remind:verify:{claim.id}:{claim.done_at.isoformat()}",), build=build)
 

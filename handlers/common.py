@@ -32,6 +32,7 @@ _gv = table_of(GuidelineVersion)
 _CURRENT_GUIDELINES = sa_select(_gv.c.id, _gv.c.text_hash).where(_gv.c.is_current == true()).limit(1)
 _GUIDELINES: WeakKeyDictionary = WeakKeyDictionary()  # engine → {(id, text hash): GuidelineVersion}
 _SLACK_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+_PERSON_ID = re.compile(r"^<person:(\d{1,10})>$")
 
 ROLE_WORDS = {
     Role.DISPATCHER: "dispatchers",
@@ -169,7 +170,10 @@ def find_person(ctx: Context, ref: str) -> Person:
     s = session(ctx)
     ref = ref.strip()
     m = _SLACK_MENTION.match(ref)
-    if m:
+    by_id = _PERSON_ID.match(ref)  # a button's person (`handlers.buttons.person_ref`)
+    if by_id:
+        found = [p for p in [s.get(Person, int(by_id.group(1)))] if p is not None]
+    elif m:
         found = list(s.exec(select(Person).where(Person.slack_id == m.group(1))).all())
     elif ref.startswith(("29:", "8:")):
         found = list(s.exec(select(Person).where(Person.teams_id == ref)).all())

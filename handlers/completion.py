@@ -66,8 +66,10 @@ def done(cmd: ReportDone, ctx: Context) -> Reply:
         f"{req.title} done at {req.customer or req.town}." + (f"\nNotes: {cmd.notes}" if cmd.notes else "")
         + returned,
         actions=[
-            Action(kind=ActionKind.VERIFY, label="Verify", command=f"verify {req.ref} {who}", style="primary"),
-            Action(kind=ActionKind.REJECT, label="Send back", command=f"reject {req.ref} {who}", style="danger"),
+            Action(kind=ActionKind.VERIFY, label="Verify", command=f"verify {req.ref} {who}", style="primary",
+                   request_id=req.id, person_id=ctx.actor.person_id),
+            Action(kind=ActionKind.REJECT, label="Send back", command=f"reject {req.ref} {who}", style="danger",
+                   request_id=req.id, person_id=ctx.actor.person_id),
         ],
     ))
 

@@ -242,8 +242,9 @@ def _pull_back(ctx: Context, org: Org, why: str, reply: Reply) -> tuple[dict[int
                 audience=Audience.DISPATCH, request_id=req.id, tone=Tone.WARNING,
                 text=f"{org.name} is suspended, and {person.name} is on site for {what}. "
                 "Revoke the claim to pull them out, or let them finish and verify the work.",
-                actions=[Action(kind=ActionKind.RUN, label="Revoke", style="danger",
-                                command=f'revoke {req.ref} "{person.name}" "partner suspended"')],
+                actions=[Action(kind=ActionKind.REVOKE, label="Revoke", style="danger",
+                                command=f'revoke {req.ref} "{person.name}" "partner suspended"',
+                                request_id=req.id, person_id=person.id, why="partner suspended")],
             ))
     return revoked, on_site
 

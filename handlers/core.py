@@ -16,6 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from handlers.buttons import typed_command
 from handlers.common import home_zone, not_on_roster
 from handlers.errors import NotOnRoster, SurgeError, to_reply
 from handlers.lifecycle import deactivated
@@ -79,7 +80,9 @@ class Surge:
 
     def handle_action(self, identity: Identity, action: Action, *, key: str | None = None) -> Reply:
         """A button: its command, then its follow-up (e.g. acknowledge, then claim) if that succeeded."""
-        reply = self.handle_text(identity, action.command, key=key)
+        cmd = typed_command(action)  # a claim's button carries ids, never a name to parse
+        reply = (self.handle(identity, cmd, key=key) if cmd is not None
+                 else self.handle_text(identity, action.command, key=key))
         if reply.ok and action.then:
             after = self.handle_text(identity, action.then, key=f"{key}:then" if key else None)
             after.text = f"{reply.text}\n\n{after.text}"

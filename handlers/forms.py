@@ -163,6 +163,14 @@ def reason_from_fields(values: Values) -> tuple[str | None, Errors]:
 def reassign_from_fields(values: Values) -> tuple[str | None, Errors]:
     """The words a reassign form adds to `reassign SR-7 "<from>"`: who takes the units (named as in
     the text command: a mention, a full name, a unique first name or prefix) and, if given, how many."""
+    to, units, errors = reassign_to_from_fields(values)
+    if errors or to is None:
+        return None, errors
+    return quoted(to) + (f" {units}" if units else ""), {}
+
+
+def reassign_to_from_fields(values: Values) -> tuple[str | None, int | None, Errors]:
+    """Who a reassign form names to take the units, and how many (None: all), or the errors."""
     errors: Errors = {}
     to, raw = _entered(values, FormField.TO, errors), _entered(values, FormField.UNITS, errors)
     if not to and FormField.TO not in errors:
@@ -174,8 +182,8 @@ def reassign_from_fields(values: Values) -> tuple[str | None, Errors]:
         except UsageError as exc:
             errors[FormField.UNITS] = exc.message
     if errors:
-        return None, errors
-    return quoted(to[:200]) + (f" {units}" if units else ""), {}
+        return None, None, errors
+    return to[:200], units, {}
 
 
 def quoted(text: str) -> str:

@@ -90,7 +90,7 @@ def _waiting(ctx: Context) -> tuple[Fact, list[Action]]:
         lines.append(f"{r.ref} · {r.title}: {p.name} ({plural(c.units if pending else c.units_done, 'unit')}) "
                      f"to {verb}")
         actions.append(Action(kind=kind, label=f"{verb.capitalize()} {p.name} on {r.ref}",
-                              command=f'{verb} {r.ref} "{p.name}"'))
+                              command=f'{verb} {r.ref} "{p.name}"', request_id=r.id, person_id=p.id))
     text = "\n".join(lines[:SHOWN]) + (f"\n… and {len(lines) - SHOWN} more" if len(lines) > SHOWN else "")
     return Fact(label=f"Waiting for approval or verification ({len(lines)})",
                 value=text or "Nothing to approve or verify."), actions[:5]

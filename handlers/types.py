@@ -50,8 +50,15 @@ class ActionKind(StrEnum):
     RUN = "run"
 
 
+# Buttons that open a form first (how many units, why, to whom, a signature, a request).
+FORM_KINDS = frozenset({ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.REVOKE,
+                        ActionKind.REASSIGN, ActionKind.POST_REQUEST})
+
+
 class Action(BaseModel):
-    """A button. `command` is the chat command it runs; `then` runs after it succeeds."""
+    """A button. `command` is the chat command it runs (its text equivalent); `then` runs after it
+    succeeds. A button on someone's claim also carries the request's and the person's ids: that is
+    what it sends (`handlers.buttons.Button`), never the person's name."""
 
     model_config = ConfigDict(frozen=True)
     kind: ActionKind
@@ -60,6 +67,9 @@ class Action(BaseModel):
     then: str | None = None
     style: str | None = None  # primary | danger
     prefill: dict[str, str] = Field(default_factory=dict)  # for actions that open a form
+    request_id: int | None = None  # approve, verify, reject, revoke, reassign: whose claim on which request
+    person_id: int | None = None
+    why: str | None = None  # a reason the button gives already (revoke on a suspension)
 
 
 class Fact(BaseModel):

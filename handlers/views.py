@@ -209,20 +209,24 @@ def dispatch_card(req: SurgeRequest, claims: list[tuple[Claim, Person, Org]], tz
         who = f'"{person.name}"'
         if claim.status == ClaimStatus.PENDING:
             actions += [
-                Action(kind=ActionKind.APPROVE, label=f"Approve {person.name}", command=f"approve {pub.ref} {who}", style="primary"),
-                Action(kind=ActionKind.REJECT, label=f"Reject {person.name}", command=f"reject {pub.ref} {who}", style="danger"),
+                Action(kind=ActionKind.APPROVE, label=f"Approve {person.name}", command=f"approve {pub.ref} {who}", style="primary",
+                       request_id=req.id, person_id=person.id),
+                Action(kind=ActionKind.REJECT, label=f"Reject {person.name}", command=f"reject {pub.ref} {who}", style="danger",
+                       request_id=req.id, person_id=person.id),
             ]
         elif claim.status == ClaimStatus.DONE:
             actions += [
-                Action(kind=ActionKind.VERIFY, label=f"Verify {person.name}", command=f"verify {pub.ref} {who}", style="primary"),
-                Action(kind=ActionKind.REJECT, label=f"Send back {person.name}", command=f"reject {pub.ref} {who}", style="danger"),
+                Action(kind=ActionKind.VERIFY, label=f"Verify {person.name}", command=f"verify {pub.ref} {who}", style="primary",
+                       request_id=req.id, person_id=person.id),
+                Action(kind=ActionKind.REJECT, label=f"Send back {person.name}", command=f"reject {pub.ref} {who}", style="danger",
+                       request_id=req.id, person_id=person.id),
             ]
         if claim.status in LIVE_CLAIM:  # not yet verified: it can be taken back, and moved until it is reported
             actions.append(Action(kind=ActionKind.REVOKE, label=f"Revoke {person.name}", command=f"revoke {pub.ref} {who}",
-                                  style="danger"))
+                                  style="danger", request_id=req.id, person_id=person.id))
             if claim.status != ClaimStatus.DONE:
                 actions.append(Action(kind=ActionKind.REASSIGN, label=f"Reassign {person.name}…",
-                                      command=f"reassign {pub.ref} {who}"))
+                                      command=f"reassign {pub.ref} {who}", request_id=req.id, person_id=person.id))
     text = base.text + ("\n*Claimants*\n" + "\n".join(lines) if lines else "\nNo claims yet.")
     if req.status not in TERMINAL_REQUEST:
         actions.insert(0, Action(kind=ActionKind.EDIT, label="Edit", command=f"edit {pub.ref}"))

@@ -28,7 +28,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.ids import ActionId, BlockId, CallbackId, FormState
-from handlers.types import Action, ActionKind, Fact, Message, Reply, Tone
+from bot.text import clip, safe_cut
+from handlers.buttons import Button
+from handlers.types import Action, Fact, Message, Reply, Tone
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
@@ -46,22 +48,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-ENTITIES = ("&amp;", "&lt;", "&gt;")
-
-
-def _safe_cut(text: str, at: int) -> int:
-    """`at`, or earlier so that the cut does not fall inside an `&amp;`-style entity."""
-    start = text.rfind("&", max(0, at - 4), at)
-    if start != -1 and any(text.startswith(e, start) and start + len(e) > at for e in ENTITIES):
-        return start
-    return at
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` in at most `limit` characters; a clipped text ends with a visible "…", never half an entity."""
-    return text if len(text) <= limit else text[: _safe_cut(text, limit - 1)] + "…"
-
-
 def chunks(text: str, size: int, most: int) -> list[str]:
     """`text` in at most `most` pieces of at most `size` characters, each cut outside any entity; a text
     too long for them all ends with "…"."""
@@ -69,7 +55,7 @@ def chunks(text: str, size: int, most: int) -> list[str]:
         text = clip(text, size * most)
     out, start = [], 0
     while start < len(text):
-        end = len(text) if len(text) - start <= size else _safe_cut(text, start + size)
+        end = len(text) if len(text) - start <= size else safe_cut(text, start + size)
         end = end if end > start else start + size  # (only for sizes shorter than an entity)
         out.append(text[start:end])
         start = end
@@ -77,9 +63,10 @@ def chunks(text: str, size: int, most: int) -> list[str]:
 
 
 def button(action: Action, index: int) -> ButtonElement:
-    value = action.model_dump_json(include={"kind", "command", "then", "prefill"})
+    """A button carrying its `Button` state (ids, never names) as compact JSON in its `value`."""
+    value = Button.of(action).value()
     if len(value) > BUTTON_VALUE:  # never truncate a command: drop the prefill instead
-        value = action.model_dump_json(include={"kind", "command", "then"})
+        value = Button.of(action, prefill=False).value()
     return ButtonElement(
         text=clip(action.label, BUTTON_TEXT), action_id=f"{ActionId.BUTTON}.{index}", value=value,
         style=action.style if action.style in ("primary", "danger") else None,
@@ -153,10 +140,6 @@ def home_view(reply: Reply) -> dict:
 
 
 # -- forms ------------------------------------------------------------------------------------
-
-FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.REVOKE, ActionKind.REASSIGN,
-              ActionKind.POST_REQUEST}
-
 
 def _text_input(block: BlockId, label: str, *, initial: str | None = None, optional: bool = True,
                 multiline: bool = False, max_length: int = 200, hint: str | None = None) -> InputBlock:
@@ -237,7 +220,7 @@ def sign_modal(state: FormState, title: str, version: str, text: str) -> dict:
         shown.append(part)
     if sum(map(len, shown)) < len(body):  # left out: say so, in place of the last piece's end
         last = shown.pop().removesuffix("…") if shown else ""
-        shown.append(last[: _safe_cut(last, SECTION_TEXT - len(note))] + note)
+        shown.append(last[: safe_cut(last, SECTION_TEXT - len(note))] + note)
     return view(head + [SectionBlock(text=MarkdownTextObject(text=part)) for part in shown] + inputs)
 
 

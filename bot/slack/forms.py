@@ -2,7 +2,13 @@
 `state.values` becomes field → text; the errors come back keyed by block id, as Slack shows them."""
 from __future__ import annotations
 
-from handlers.forms import Errors, FormField, quoted, request_from_fields, signature_from_fields
+from handlers.forms import (
+    Errors,
+    FormField,
+    quoted,
+    request_from_fields,
+    signature_from_fields,
+)
 from handlers.requests import PostRequest
 
 __all__ = ["fields_of", "quoted", "read_request_form", "read_signature", "value_of"]

@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from handlers.buttons import Button
 from handlers.forms import FormField
 
 
@@ -27,7 +28,7 @@ class FormState(BaseModel):
     """What a modal carries in `private_metadata` (≤ 3,000 characters)."""
 
     channel_id: str | None = None  # where to answer after submit; none: a DM
-    command: str | None = None  # e.g. `claim SR-7`, completed by the form
+    button: Button | None = None  # the button that opened the form (claim some, reject, revoke, reassign)
     then: str | None = None  # runs after the form's command succeeded
     version: str | None = None  # the agreement version shown in the sign form
     edit: int | None = None  # the request form edits this request (its submit runs `edit`, not `request`)

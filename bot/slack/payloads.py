@@ -6,14 +6,19 @@ Keep a model beside each listener's reads: a listener that starts reading a new 
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.slack.ids import ActionId, FormState
-from handlers.types import Action
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 BUTTON = re.compile(rf"^{re.escape(ActionId.BUTTON)}\.\d+$")
@@ -21,14 +26,6 @@ BUTTON = re.compile(rf"^{re.escape(ActionId.BUTTON)}\.\d+$")
 
 class Malformed(ValueError):
     """A request that parsed, but is not a shape Surge reads. Its text names no field's value."""
-
-
-def button_action(value: str) -> Action:
-    """A Surge button's value: the `Action` it carries (see `blocks.button`)."""
-    data = json.loads(value)
-    if not isinstance(data, dict):
-        raise ValueError("a button value is a JSON object")
-    return Action.model_validate({"label": "", **data})
 
 
 class User(BaseModel):
@@ -54,9 +51,11 @@ class Clicked(BaseModel):
     action_ts: str | None = None
 
     @model_validator(mode="after")
-    def _ours_carry_an_action(self) -> Clicked:
-        if BUTTON.match(self.action_id):
-            button_action(self.value or "")
+    def _ours_carry_a_value(self) -> Clicked:
+        # what the value says is read by the listener (`handlers.buttons.Button`), which answers one that
+        # is not a Surge button in words; here only that there is one
+        if BUTTON.match(self.action_id) and not self.value:
+            raise ValueError("a Surge button carries a value")
         return self
 
 

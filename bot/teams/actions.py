@@ -18,19 +18,21 @@ from pydantic import ValidationError
 
 from bot.teams import cards
 from bot.teams.claim_forms import reassign_form
-from bot.teams.forms import fields_of, read_reassign, read_reason, read_request_form, read_signature, read_units
+from bot.teams.forms import fields_of, read_reason, read_request_form, read_signature, read_units
 from bot.teams.ids import DATA_KEY, CardState, Origin, Verb
 from bot.teams.notifier import card_activity
 from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
 from handlers.core import Surge
 from handlers.editing import edit_from_fields, edit_values
-from handlers.forms import FormField, quoted
-from handlers.types import Action, ActionKind, Audience, Form, Identity, Message, Reply
+from handlers.buttons import NOT_A_BUTTON, needs_form, typed_command
+from handlers.forms import FormField, reassign_to_from_fields
+from handlers.types import ActionKind, Audience, Form, Identity, Message, Reply
 from handlers.views import request_cards
 
 log = logging.getLogger("surge.teams")
 
+UNREADABLE = "This form can't be read any more (it may be from an older Surge): open it again."
 FORM_OF = {ActionKind.CLAIM_SOME: Form.CLAIM_SOME, ActionKind.SIGN: Form.SIGN, ActionKind.REJECT: Form.REJECT,
            ActionKind.REVOKE: Form.REJECT, ActionKind.REASSIGN: Form.REASSIGN, ActionKind.POST_REQUEST: Form.REQUEST}
 
@@ -48,10 +50,10 @@ class CardActions:
         try:
             state = CardState.model_validate(data.get(DATA_KEY) or {})
         except ValidationError:
-            return cards.message_response("That button is from an older Surge; type the command instead.")
+            return cards.message_response(NOT_A_BUTTON)  # a forged or garbled button: nothing runs
         inputs = {k: v for k, v in data.items() if k != DATA_KEY}
         verb = action.get("verb")
-        if verb == Verb.RUN and state.command:
+        if verb == Verb.RUN and state.button:
             return await self.run(tc, identity, state, key)
         if verb == Verb.SUBMIT and state.form:
             return await self.submit(tc, identity, state, inputs, key)
@@ -61,13 +63,13 @@ class CardActions:
         return cards.message_response("Surge doesn't know that button.")
 
     async def run(self, tc: TurnContext, identity: Identity, state: CardState, key: str) -> dict:
-        if state.kind in FORM_OF:
-            return await self.form(identity, FORM_OF[state.kind], state, dict(state.prefill))
-        clicked = Action(kind=state.kind or ActionKind.RUN, label="", command=state.command, then=state.then)
+        clicked = state.button.action()
+        if needs_form(clicked):
+            return await self.form(identity, FORM_OF[clicked.kind], state, dict(clicked.prefill))
         reply = await in_core(self.core.handle_action, identity, clicked, key=key)
         if reply.form:
-            return await self.form(identity, reply.form, state.model_copy(
-                update={"prefill": reply.prefill, "edit": reply.edits}), dict(reply.prefill))
+            return await self.form(identity, reply.form, state.model_copy(update={"edit": reply.edits}),
+                                   dict(reply.prefill))
         if state.origin is Origin.MESSAGE:  # keep the notice; answer below it
             await tc.send_activity(card_activity(cards.reply_card(reply), cards.fallback(reply.title, reply.text)))
             return cards.message_response(first_line(reply.text))
@@ -92,25 +94,34 @@ class CardActions:
             if state.then:
                 after = await run(self.core.handle_text, identity, state.then, key=f"{key}:then")
                 reply = after.model_copy(update={"text": f"{reply.text}\n\n{after.text}"})
-        elif form in (Form.CLAIM_SOME, Form.REJECT):
-            word, errors = read_units(inputs) if form is Form.CLAIM_SOME else read_reason(inputs)
+        elif form in (Form.CLAIM_SOME, Form.REJECT, Form.REASSIGN):
+            cmd, field, errors = self.completed(state, form, inputs)
             if errors:
                 return await self.form(identity, form, state, inputs, errors)
-            arg = str(word) if form is Form.CLAIM_SOME else quoted(word)
-            reply = await run(self.core.handle_text, identity, f"{state.command} {arg}", key=key)
+            reply = await run(self.core.handle_text if isinstance(cmd, str) else self.core.handle, identity, cmd,
+                              key=key)
             if not reply.ok:
-                field = FormField.UNITS if form is Form.CLAIM_SOME else FormField.WHY
                 return await self.form(identity, form, state, inputs, {field: first_line(reply.text)})
-        elif form is Form.REASSIGN:
-            words, errors = read_reassign(inputs)
-            if errors:
-                return await self.form(identity, form, state, inputs, errors)
-            reply = await run(self.core.handle_text, identity, f"{state.command} {words}", key=key)
-            if not reply.ok:
-                return await self.form(identity, form, state, inputs, {FormField.TO: first_line(reply.text)})
         else:
             return cards.message_response("Surge doesn't know that form.")
         return await self.answer(identity, state, reply)
+
+    @staticmethod
+    def completed(state: CardState, form: Form, inputs: dict):
+        """The command a button's form completes (how many units; why; to whom), the input a refusal is
+        shown beside, and the errors: a claim's button is completed by ids (`typed_command`), never a name."""
+        if form is Form.CLAIM_SOME:
+            units, errors = read_units(inputs)
+            cmd = f"{state.command} {units}" if state.command and units else None
+            return cmd, FormField.UNITS, errors or ({} if cmd else {FormField.UNITS: UNREADABLE})
+        clicked = state.button.action() if state.button else None
+        if form is Form.REJECT:
+            why, errors = read_reason(inputs)
+            cmd = typed_command(clicked, why=why) if clicked and why else None
+            return cmd, FormField.WHY, errors or ({} if cmd else {FormField.WHY: UNREADABLE})
+        to, units, errors = reassign_to_from_fields(fields_of(inputs))
+        cmd = typed_command(clicked, to=to, units=units) if clicked and to else None
+        return cmd, FormField.TO, errors or ({} if cmd else {FormField.TO: UNREADABLE})
 
     async def request_command(self, identity: Identity, state: CardState, inputs: dict):
         """A new request, or (the form opened by `edit SR-n`) the fields of SR-n that were changed."""

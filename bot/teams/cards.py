@@ -13,6 +13,8 @@ import json
 import re
 
 from bot.teams.ids import CARD_CONTENT_TYPE, CardState, Origin, Verb
+from bot.text import clip
+from handlers.buttons import Button
 from handlers.forms import FormField
 from handlers.types import Action, ActionKind, Audience, Fact, Form, Message, Reply, Tone
 
@@ -25,12 +27,7 @@ SIGN_TEXT = 60_000  # the agreement shown in the sign form, as sent (see `size`)
 MAX_BLOCKS = 150  # TextBlocks per text
 MAX_FACTS = 60
 STYLE = {Tone.INFO: "default", Tone.SUCCESS: "good", Tone.WARNING: "warning", Tone.ERROR: "attention"}
-FORM_KINDS = {ActionKind.CLAIM_SOME, ActionKind.SIGN, ActionKind.REJECT, ActionKind.REVOKE, ActionKind.POST_REQUEST}
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def markdown(text: str) -> str:
@@ -58,8 +55,9 @@ def text_blocks(text: str, **style) -> list[dict]:
 
 
 def button(action: Action, base: CardState) -> dict:
-    state = base.model_copy(update={"kind": action.kind, "command": action.command, "then": action.then,
-                                    "prefill": dict(action.prefill), "form": None})
+    """An `Action.Execute` carrying its `Button` state (ids, never names) in its `data`."""
+    state = base.model_copy(update={"button": Button.of(action), "label": clip(action.label, BUTTON_TEXT),
+                                    "form": None})
     out = {"type": "Action.Execute", "title": clip(action.label, BUTTON_TEXT), "verb": Verb.RUN, "data": state.data()}
     if action.style in ("primary", "danger"):
         out["style"] = "positive" if action.style == "primary" else "destructive"
@@ -288,7 +286,7 @@ def sign_form(state: CardState, title: str, version: str, text: str, values: dic
 def claim_some_form(state: CardState, values: dict, errors: dict[str, str] | None = None) -> list[dict]:
     errors = errors or {}
     return [
-        *_head("Claim units", f"`{state.command}`", errors),
+        *_head("Claim units", state.about(), errors),
         *_number(FormField.UNITS, "How many units?", values, errors, required=True),
         _buttons(state.model_copy(update={"form": Form.CLAIM_SOME}), "Claim"),
     ]
@@ -297,8 +295,7 @@ def claim_some_form(state: CardState, values: dict, errors: dict[str, str] | Non
 def reject_form(state: CardState, values: dict, errors: dict[str, str] | None = None) -> list[dict]:
     errors = errors or {}
     return [
-        *_head("Revoke a claim" if state.kind is ActionKind.REVOKE else "Reject or send back", f"`{state.command}`",
-               errors),
+        *_head("Revoke a claim" if state.kind is ActionKind.REVOKE else "Reject or send back", state.about(), errors),
         *_text(FormField.WHY, "Why? (the tech sees this)", values, errors, required=True, multiline=True,
                max_length=1000, message="Say why, so the tech knows what to fix."),
         _buttons(state.model_copy(update={"form": Form.REJECT}), "Send"),

@@ -11,7 +11,7 @@ from handlers.types import Form
 def reassign_form(state: CardState, values: dict, errors: dict[str, str] | None = None) -> list[dict]:
     errors = errors or {}
     return [
-        *_head("Reassign a claim", f"`{state.command}`", errors),
+        *_head("Reassign a claim", state.about(), errors),
         *_text(FormField.TO, "Give it to", values, errors, required=True, placeholder="A name, like Tom Tech or Tom",
                message="Name who should take the units."),
         *_number(FormField.UNITS, "How many units? (all if empty)", values, errors),

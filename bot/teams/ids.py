@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from handlers.buttons import Button
 from handlers.types import ActionKind, Audience, Form
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -34,10 +35,8 @@ class CardState(BaseModel):
     """What an `Action.Execute` carries in `data["surge"]`: small, typed, never hand-split."""
 
     model_config = ConfigDict(extra="ignore")
-    kind: ActionKind | None = None  # the button's kind (RUN)
-    command: str | None = None  # the chat command it runs; a form completes it (claim some, reject)
-    then: str | None = None  # runs after the command succeeded
-    prefill: dict[str, str] = Field(default_factory=dict)
+    button: Button | None = None  # what the button does (RUN): ids on a claim, never names; a form completes it
+    label: str | None = None  # the button's words, shown on the form it opens (never read back as a command)
     form: Form | None = None  # the form being submitted (SUBMIT, CANCEL)
     origin: Origin = Origin.REPLY
     request_id: int | None = None  # for REQUEST: which request card to re-render
@@ -45,5 +44,29 @@ class CardState(BaseModel):
     version: str | None = None  # the agreement version the sign form showed
     edit: int | None = None  # the request form edits this request (its submit runs `edit`, not `request`)
 
+    @property
+    def kind(self) -> ActionKind | None:
+        return self.button.kind if self.button else None
+
+    @property
+    def command(self) -> str | None:
+        return self.button.command if self.button else None
+
+    @property
+    def then(self) -> str | None:
+        return self.button.then if self.button else None
+
+    @property
+    def prefill(self) -> dict[str, str]:
+        return dict(self.button.prefill) if self.button else {}
+
+    def about(self) -> str:
+        """What a form opened by this button is about: the command it completes, or the request and the
+        button's own words ("SR-7: Send back Tom Tech")."""
+        if self.command:
+            return f"`{self.command}`"
+        request = f"SR-{self.button.request}" if self.button and self.button.request else ""
+        return f"{request}: {self.label}" if request and self.label else request or self.label or ""
+
     def data(self) -> dict:
-        return {DATA_KEY: self.model_dump(mode="json", exclude_defaults=True)}
+        return {DATA_KEY: self.model_dump(mode="json", by_alias=True, exclude_defaults=True)}

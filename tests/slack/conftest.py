@@ -123,7 +123,8 @@ class SlackRig:
         for block in blocks or []:
             for el in block.get("elements", []):
                 if el.get("type") == "button":
-                    out[el["text"]["text"]] = {"action_id": el["action_id"], "value": el["value"]}
+                    # as Slack sends a clicked button back: its id, value and text
+                    out[el["text"]["text"]] = {"action_id": el["action_id"], "value": el["value"], "text": el["text"]}
         return out
 
     def card(self, channel: str) -> dict:

@@ -1,9 +1,11 @@
 """Block Kit rendering alone: Slack's limits hold for any input, and dates follow the reader."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from bot.slack import blocks
+from handlers.buttons import Button
 from handlers.types import Action, ActionKind, Fact, Reply, Tone
 
 
@@ -32,12 +34,23 @@ def test_huge_input_stays_within_slack_limits():
     assert any(b["type"] == "context" and "more in Surge" in str(b) for b in rendered)
 
 
-def test_every_button_carries_its_command_whole():
-    reply = Reply(text="x", actions=[Action(kind=ActionKind.APPROVE, label="Approve", command='approve SR-7 "Tom Tech"',
-                                            then="claim SR-7 5", style="primary")])
+def test_a_button_on_a_claim_carries_ids_never_the_name():
+    name = 'Dana "DJ" Ortiz'
+    reply = Reply(text="x", actions=[Action(kind=ActionKind.APPROVE, label=f"Approve {name}", style="primary",
+                                            command=f'approve SR-7 "{name}"', then="claim SR-7 5",
+                                            request_id=7, person_id=12)])
     [actions] = [b for b in blocks.reply_blocks(reply) if b["type"] == "actions"]
     button = actions["elements"][0]
-    assert button["style"] == "primary" and '"command":"approve SR-7 \\"Tom Tech\\""' in button["value"]
+    assert button["style"] == "primary" and "Dana" not in button["value"]
+    assert json.loads(button["value"]) == {"k": "approve", "r": 7, "p": 12, "t": "claim SR-7 5"}
+    assert Button.read(button["value"]).action().person_id == 12
+
+
+def test_a_button_naming_nobody_carries_its_command_whole():
+    reply = Reply(text="x", actions=[Action(kind=ActionKind.CLAIM_SOME, label="Claim some…", command="claim SR-7",
+                                            prefill={"units": "5"})])
+    [actions] = [b for b in blocks.reply_blocks(reply) if b["type"] == "actions"]
+    assert json.loads(actions["elements"][0]["value"]) == {"k": "claim_some", "c": "claim SR-7", "f": {"units": "5"}}
 
 
 def test_deadlines_are_shown_in_each_readers_time_zone():

@@ -7,7 +7,8 @@ import yaml
 
 from tests.conftest import ROOT
 
-APP = (ROOT / "bot" / "slack" / "app.py").read_text()
+SLACK = ROOT / "bot" / "slack"
+APP = "\n".join(p.read_text() for p in [SLACK / "app.py", *sorted((SLACK / "listeners").glob("*.py"))])
 CODE = APP + (ROOT / "bot" / "slack" / "notifier.py").read_text()
 MANIFEST = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text())
 SERVER = (ROOT / "bot" / "server.py").read_text()

@@ -36,7 +36,7 @@ def test_revoke_asks_why_then_takes_the_claim_back_and_the_units_return_to_every
     slack.click("U0DANA", button(slack, card, "Revoke Tom Tech"), channel=DISPATCH)
     view = slack.wait_sent("views.open")[-1]["view"]
     assert view["callback_id"] == "surge.form.reject" and view["title"]["text"] == "Revoke a claim"
-    assert "revoke SR-1" in str(view)
+    assert "SR-1: Revoke Tom Tech" in str(view)  # what the form is about, in the button's own words
     empty = slack.submit("U0DANA", view, {"why": text_input("")})
     assert empty.body["response_action"] == "errors" and "why" in empty.body["errors"]
     done = slack.submit("U0DANA", view, {"why": text_input('the customer asked for "our own" staff')})

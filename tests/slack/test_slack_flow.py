@@ -143,33 +143,16 @@ def test_user_text_cannot_ping_the_channel(slack):
     assert "&lt;!channel&gt;" in card["text"] and "&amp; co" in card["text"]
 
 
-def test_a_slow_answer_is_acknowledged_in_time_and_sent_through_response_url(slack, monkeypatch):
-    monkeypatch.setattr("bot.slack.app.ACK_WITHIN", 0.0)  # as if the database took longer than Slack waits
-    answer = slack.command("U0DANA", "help claim", follow=False)
-    assert answer.status == 200 and not answer.body  # the empty ack, at once
-    [late] = slack.wait_sent(f"respond/cmd{next(slack.ids) - 1}")
-    assert late["response_type"] == "ephemeral" and "claim SR-7 12" in json.dumps(late)
+def test_every_command_is_acknowledged_before_the_core_runs_and_answered_through_response_url(slack):
+    """The ack never waits on the core: a busy or slow database can't make Slack give up at 3 s."""
+    for text, said in (("help claim", "claim SR-7 12"), ("list", "No open requests right now.")):
+        answer = slack.command("U0DANA", text, follow=False)
+        assert answer.status == 200 and not answer.body  # the empty ack
+        [late] = slack.wait_sent(f"respond/cmd{next(slack.ids) - 1}")
+        assert late["response_type"] == "ephemeral" and said in json.dumps(late)
 
 
-def test_under_a_burst_commands_are_acknowledged_at_once_and_each_answered_once(slack, monkeypatch):
-    monkeypatch.setattr("bot.slack.app.ANSWER_IN_ACK_UP_TO", 0)  # as if other commands filled the workers
-    answer = slack.command("U0DANA", "list", follow=False)
-    assert answer.status == 200 and not answer.body  # the empty ack, before the core ran
-    n = next(slack.ids) - 1
-    [late] = slack.wait_sent(f"respond/cmd{n}")
-    assert late["response_type"] == "ephemeral" and "No open requests right now." in late["text"]
-
-
-def test_the_rig_reads_an_answer_wherever_it_went(slack, monkeypatch):
-    """Whether Surge answers in the ack or acks first (busy or slow), the sender is told the same."""
-    quick = slack.command("U0DANA", "list")
-    monkeypatch.setattr("bot.slack.app.ANSWER_IN_ACK_UP_TO", 0)
-    late = slack.command("U0DANA", "list")
-    assert "No open requests right now." in quick.text and "No open requests right now." in late.text
-
-
-def test_the_request_form_still_opens_when_the_ack_went_first(slack, monkeypatch):
-    monkeypatch.setattr("bot.slack.app.ACK_WITHIN", 0.0)
+def test_the_request_form_opens_after_the_ack(slack):
     answer = slack.command("U0DANA", "request", channel=DISPATCH, follow=False)
     assert answer.status == 200 and not answer.body
     view = slack.wait_sent("views.open")[-1]["view"]

@@ -10,14 +10,15 @@ from tests.harness import ServerThread, wait_for
 from tests.slack.fake_slack import FakeSlack
 
 
-def test_a_slash_command_over_socket_mode_is_answered_in_the_acknowledgement(db_url):
+def test_a_slash_command_over_socket_mode_is_acknowledged_then_answered(db_url):
     fake = FakeSlack()
     fake.envelopes.append({
         "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
         "payload": {"command": "/surge", "text": "help claim", "user_id": "U0TOM", "channel_id": "C0PARTNERS",
-                    "team_id": "T0SURGE", "trigger_id": "t.1", "response_url": "http://127.0.0.1:9/unused"},
+                    "team_id": "T0SURGE", "trigger_id": "t.1", "response_url": None},
     })
     fake.start()
+    fake.envelopes[-1]["payload"]["response_url"] = fake.response_url("socket-cmd")
     cfg = Settings(_env_file=None, database_url=db_url, slack_bot_token="xoxb-test", slack_app_token="xapp-test",
                    slack_api_url=fake.api_url)
     stack = compose(cfg)
@@ -32,7 +33,9 @@ def test_a_slash_command_over_socket_mode_is_answered_in_the_acknowledgement(db_
     try:
         [ack] = wait_for(lambda: fake.sent("socket"), what="the Socket Mode acknowledgement")
         assert ack["envelope_id"] == "env-1"
-        assert ack["payload"]["response_type"] == "ephemeral" and "claim SR-7 12" in str(ack["payload"])
+        assert ack["envelope_id"] == "env-1" and not ack.get("payload")  # acknowledged before the core ran
+        [answer] = wait_for(lambda: fake.sent("respond/socket-cmd"), what="the answer through response_url")
+        assert answer["response_type"] == "ephemeral" and "claim SR-7 12" in str(answer)
         assert fake.sent("apps.connections.open")
     finally:
         server.stop()
