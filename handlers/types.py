@@ -202,16 +202,6 @@ class Actor(BaseModel):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def has(self, *roles: str) -> bool:
-        return any(r in self.roles for r in roles)
-
-
-class Context(BaseModel):
-    """Everything a handler needs besides its command: the session, the speaker, the time."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
-    session: SkipValidation[Session]  # the unit of work's; pydantic takes it as it is
-    actor: Actor
     @property
     def pid(self) -> int:
         """The person id of a speaker on the roster: for the commands only people on it may use."""
@@ -226,5 +216,15 @@ class Context(BaseModel):
             raise RuntimeError(f"{self.identity.user_id!r} is not on the roster")
         return self.org_id
 
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+class Context(BaseModel):
+    """Everything a handler needs besides its command: the session, the speaker, the time."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    session: SkipValidation[Session]  # the unit of work's; pydantic takes it as it is
+    actor: Actor
     now: datetime
     home_timezone: str = "UTC"
