@@ -164,6 +164,25 @@ def test_reassign_to_someone_unknown_answers_beside_the_name_and_changes_nothing
     assert "Tom Tech (Contoso Field Services): 10 units" in status and "Paula" not in status
 
 
+def test_a_form_whose_core_is_slow_is_acknowledged_first_and_answered_by_message(slack, monkeypatch):
+    """Slack gives a submission 3 s: when the core takes longer than the guard, the form closes at once and
+    the outcome, a refusal included, reaches the sender as a message."""
+    card = claimed(slack)
+    monkeypatch.setattr("bot.slack.listeners.views.ACK_WITHIN", 0.0)  # as if the database were slow
+    slack.click("U0DANA", button(slack, card, "Reassign Tom Tech"), channel=DISPATCH)
+    view = slack.wait_sent("views.open")[-1]["view"]
+    gated = slack.submit("U0DANA", view, {"to": text_input("Morgan")})  # home staff take no claims
+    assert gated.status == 200 and not gated.body
+    told = wait_for(lambda: [m for m in slack.fake.sent("chat.postEphemeral", user="U0DANA")
+                             if "home staff" in m["text"]], what="the refusal, as a message")
+    assert told[-1]["channel"] == DISPATCH
+    slack.command("U0PAULA", "guidelines ack")
+    moved = slack.submit("U0DANA", view, {"to": text_input("Paula Admin")})
+    assert moved.status == 200 and not moved.body
+    wait_for(lambda: [m for m in slack.fake.sent("chat.postEphemeral", user="U0DANA")
+                      if "Moved 10 units of SR-1 from Tom Tech to Paula Admin" in m["text"]], what="the move")
+
+
 def test_edit_typed_alone_opens_the_same_form(slack):
     ready(slack)
     assert slack.command("U0DANA", "edit SR-1", channel=DISPATCH).status == 200

@@ -83,6 +83,13 @@ def register(app: SlackApp, deps: Deps) -> None:
 
         await submit(deps, ack, body, state, BlockId.NAME, sign_then)
 
+    register_claim_forms(app, deps)
+
+
+def register_claim_forms(app: SlackApp, deps: Deps) -> None:
+    """The forms a button on a request opens: how many units, why, to whom."""
+    core = deps.core
+
     @app.view(CallbackId.CLAIM_SOME_FORM)
     async def on_claim_some(ack, body, view) -> None:
         state = state_of(view)
