@@ -9,11 +9,12 @@ Figures by hand: SR-1 pays $35 and bills $60 a unit (later claims $40 after `edi
 """
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
 
+from alembic import command
 from sqlmodel import select
 
+from models.db import alembic_config
 from models.ledger import SettledLine
 from models.tables import Person
 
@@ -127,10 +128,10 @@ def test_settlements_made_before_lines_were_recorded_get_theirs_as_the_books_cou
     with ready.core.db.session() as s:
         before = sorted((x.settlement_id, x.kind, x.source_id, x.units, x.amount_cents)
                         for x in s.exec(select(SettledLine)).all())
-    migration = importlib.import_module("models.migrations.versions.0010_settled_lines")
-    with ready.core.db.engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM settled_line")
-        migration._backfill(conn)
+    db = ready.core.db
+    command.downgrade(alembic_config(db), "0009")  # as a database settled before lines were recorded
+    db.engine.dispose()
+    db.upgrade()
     with ready.core.db.session() as s:
         after = sorted((x.settlement_id, x.kind, x.source_id, x.units, x.amount_cents)
                        for x in s.exec(select(SettledLine)).all())
