@@ -35,7 +35,8 @@ def register(app: SlackApp, deps: Deps) -> None:
         clicked = button.action()
         channel = (body.get("channel") or {}).get("id")
         if needs_form(clicked):
-            state = FormState(channel_id=channel, button=button, then=clicked.then)
+            # the form carries the button (≤ 3,000 characters of private_metadata); its prefill is in the form
+            state = FormState(channel_id=channel, button=button.model_copy(update={"prefill": {}}), then=clicked.then)
             await deps.open_form(body["trigger_id"], clicked.kind, identity, state, clicked.prefill,
                                  form_label(button, action))
             return
