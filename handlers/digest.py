@@ -116,7 +116,7 @@ def _glance(s: Session, now: datetime, late: Requests) -> Glance:
 def _partners(s: Session, fig: SharedFigures, now: datetime, start: datetime, end: datetime) -> list[PartnerLine]:
     def expiries_now() -> dict[int, datetime]:
         ag = current_agreement(s)
-        return signature_expiries(session=s, agreement_id=ag.id, now=now) if ag else {}
+        return signature_expiries(session=s, agreement_id=ag.id, now=now) if ag and ag.id is not None else {}
 
     expiries = fig.get(("expiries", now), expiries_now)
     records = fig.get(("track records", now), lambda: track_records(session=s))
@@ -156,12 +156,7 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
     lines = fig.get(("books", start, tomorrow, tz_name),
                     lambda: books_lines(session=s, start=min(start, midnight(month_start, tz)), end=tomorrow, tz=tz))
     so_far = min(now, tomorrow)
-    figures = {
-        "today": None if scheduled else day_activity(today, so_far),
-        "money_today": None if scheduled else money_between(lines, today, so_far),
-        "due_today": fig.get(("due", today, tomorrow, now), lambda: requests(s, now, due=(today, tomorrow)))
-        if scheduled else None,
-    }
+    lists = fig.get(("lists", now, tz_name), lambda: open_lists(s, now, tz))
 
     def notes(kind) -> list[Note]:
         rows = fig.get(("notes", kind.__name__, start, today),
@@ -169,7 +164,7 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         return [Note(at=n.at, text=n.text, person=n.person, org=n.org, request_id=n.request_id) for n in rows]
 
     return Digest(
-        manager_id=person.id, manager=person.name, timezone=tz_name, day=day, now=now, scheduled=scheduled,
+        manager_id=manager_id, manager=person.name, timezone=tz_name, day=day, now=now, scheduled=scheduled,
         month_start=month_start, glance=fig.get(("glance", now), lambda: _glance(s, now, late)),
         at_risk=[AtRisk(request_id=r.request_id, title=r.title, deadline=r.deadline, unclaimed=r.unclaimed,
                         not_started=r.not_started)
@@ -179,7 +174,12 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         money_yesterday=money_between(lines, start, today),
         money_month=money_between(lines, midnight(month_start, tz), tomorrow),
         chart=fig.get(("chart", now, tz_name), lambda: units_chart(live, now, tz)),
-        **figures, **fig.get(("lists", now, tz_name), lambda: open_lists(s, now, tz)),
+        today=None if scheduled else day_activity(today, so_far),
+        money_today=None if scheduled else money_between(lines, today, so_far),
+        due_today=fig.get(("due", today, tomorrow, now), lambda: requests(s, now, due=(today, tomorrow)))
+        if scheduled else None,
+        incidents=lists["incidents"], open_problems=lists["open_problems"], open_disputes=lists["open_disputes"],
+        open_leads=lists["open_leads"], suspended=lists["suspended"],
     )
 
 
@@ -222,10 +222,10 @@ class ShowDigest(BaseModel):
          opts={"date": Opt(Kind.DATE)})
 def digest(cmd: ShowDigest, ctx: Context) -> Reply:
     s = session_of(ctx)
-    _, tz_name = manager_zone(s, ctx.actor.person_id)
+    _, tz_name = manager_zone(s, ctx.actor.pid)
     today = ctx.now.astimezone(ZoneInfo(tz_name)).date()
     day = cmd.date.date() if cmd.date else today
     if day > today:
         raise UsageError(f"{day_words(day)} hasn't come yet; a digest covers the day before it.",
                          example=f"digest date={today.isoformat()}")
-    return digest_for(session=s, manager_id=ctx.actor.person_id, day=day, now=ctx.now, scheduled=False)
+    return digest_for(session=s, manager_id=ctx.actor.pid, day=day, now=ctx.now, scheduled=False)

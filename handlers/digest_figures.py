@@ -28,7 +28,7 @@ class Glance(BaseModel):
     late_units: int = 0  # units not verified on requests whose deadline has passed (expired ones too)
     late_requests: int = 0
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
     @property
     def at_risk(self) -> int:
         return self.risk_unclaimed + self.risk_not_started
@@ -156,7 +156,7 @@ class MoneyLine(BaseModel):
     billed: int
     paid: int
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
     @property
     def margin(self) -> int:
         return self.billed - self.paid
@@ -168,7 +168,7 @@ class Money(BaseModel):
     partners: list[MoneyLine] = []  # the same split per partner, largest margin first
     customers: list[MoneyLine] = []
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
     @property
     def margin(self) -> int:
         return self.billed - self.paid

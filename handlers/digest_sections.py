@@ -47,7 +47,8 @@ def fold(lines: list[str], command: str, total: int | None = None) -> str:
     """The first `SHOWN` lines (fewer if they pass `BUDGET`), then how many more and the command that
     lists them all. `total` is how many there are when `lines` holds only the first of them."""
     total = len(lines) if total is None else total
-    shown, used = [], 0
+    shown: list[str] = []
+    used = 0
     for line in lines[:SHOWN]:
         if shown and used + len(line) > BUDGET:
             break
@@ -112,10 +113,11 @@ def _activity(a: Activity) -> str:
 
 
 def _partner_value(p: PartnerLine, tz: ZoneInfo) -> str:
-    if p.agreement is AgreementState.SIGNED:
-        agreement = f"agreement signed, valid until {day_words(p.valid_until, tz)}"
-    elif p.agreement is AgreementState.EXPIRING:
-        agreement = f"⚠️ agreement expires {day_words(p.valid_until, tz)}: ask them to sign again"
+    until = p.valid_until
+    if p.agreement is AgreementState.SIGNED and until:
+        agreement = f"agreement signed, valid until {day_words(until, tz)}"
+    elif p.agreement is AgreementState.EXPIRING and until:
+        agreement = f"⚠️ agreement expires {day_words(until, tz)}: ask them to sign again"
     else:
         agreement = "⚠️ agreement NOT signed: its people can't claim"
     moves = [f"{label} {n:,}" for label, n in (("took", p.taken), ("reported done", p.done),

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from models.books import Line, month_bounds, month_lines, month_of, next_month
 from models.ledger import Dispute
@@ -33,8 +35,14 @@ _COMMITTED = (ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE, Cla
 _SHOWN = (RequestStatus.CANCELLED, RequestStatus.COMPLETED)  # never live, never late
 
 
-def _sum_when(cond, value) -> object:
-    return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
+def _sum(expr: Any) -> ColumnElement[int]:
+    """SUM(expr), 0 over no rows."""
+    return func.coalesce(func.sum(expr), 0)
+
+
+def _sum_when(cond: ColumnElement[bool], value: Any) -> ColumnElement[int]:
+    """SUM of `value` over the rows where `cond` holds, 0 over none."""
+    return _sum(case((cond, value), else_=0))
 
 
 @dataclass(frozen=True)
@@ -67,30 +75,31 @@ def request_states(*, session: Session, now: datetime, live: bool = False, late:
     """Requests (not cancelled, not completed) with units not yet verified, soonest deadline first, how
     many there are in all and their units not verified: `live` ones (deadline ahead), `late` ones
     (deadline passed, expired ones included), or those `due` within [start, end). Two statements."""
-    wanted = []
+    deadline, rid = col(SurgeRequest.deadline), col(SurgeRequest.id)
+    wanted: list[ColumnElement[bool]] = []
     if live:
-        wanted.append(SurgeRequest.deadline > now)
+        wanted.append(deadline > now)
     if late:
-        wanted.append(SurgeRequest.deadline <= now)
+        wanted.append(deadline <= now)
     if due:
-        wanted.append(and_(SurgeRequest.deadline >= due[0], SurgeRequest.deadline < due[1]))
-    where = and_(SurgeRequest.status.not_in(_SHOWN), SurgeRequest.units_verified < SurgeRequest.units,
-                 or_(*wanted) if wanted else SurgeRequest.id.is_(None))
-    total, units = session.exec(select(func.count(), func.coalesce(func.sum(
-        SurgeRequest.units - SurgeRequest.units_verified), 0)).select_from(SurgeRequest).where(where)).one()
-    st = Claim.status
-    rows = session.exec(
-        select(SurgeRequest.id, SurgeRequest.title, SurgeRequest.deadline, SurgeRequest.status, SurgeRequest.units,
-               SurgeRequest.units - SurgeRequest.units_taken,
-               _sum_when(st.in_(_NOT_STARTED), Claim.units),
-               _sum_when(st == ClaimStatus.IN_PROGRESS, Claim.units),
-               _sum_when(st == ClaimStatus.DONE, Claim.units_done),
-               _sum_when(st == ClaimStatus.VERIFIED, Claim.units_verified))
-        .select_from(SurgeRequest).join(Claim, Claim.request_id == SurgeRequest.id, isouter=True)
+        wanted.append(and_(deadline >= due[0], deadline < due[1]))
+    where = and_(col(SurgeRequest.status).not_in(_SHOWN), col(SurgeRequest.units_verified) < SurgeRequest.units,
+                 or_(false(), *wanted))
+    total, units = session.execute(sa_select(func.count(), _sum(col(SurgeRequest.units) - SurgeRequest.units_verified))
+                                   .select_from(SurgeRequest).where(where)).one()
+    st = col(Claim.status)
+    rows = session.execute(
+        sa_select(rid, col(SurgeRequest.title), deadline, col(SurgeRequest.status), col(SurgeRequest.units),
+                  col(SurgeRequest.units) - SurgeRequest.units_taken,
+                  _sum_when(st.in_(_NOT_STARTED), Claim.units),
+                  _sum_when(st == ClaimStatus.IN_PROGRESS, Claim.units),
+                  _sum_when(st == ClaimStatus.DONE, Claim.units_done),
+                  _sum_when(st == ClaimStatus.VERIFIED, Claim.units_verified))
+        .select_from(SurgeRequest).outerjoin(Claim, col(Claim.request_id) == rid)
         .where(where)
-        .group_by(SurgeRequest.id, SurgeRequest.title, SurgeRequest.deadline, SurgeRequest.status,
-                  SurgeRequest.units, SurgeRequest.units_taken)
-        .order_by(SurgeRequest.deadline, SurgeRequest.id)
+        .group_by(rid, col(SurgeRequest.title), deadline, col(SurgeRequest.status), col(SurgeRequest.units),
+                  col(SurgeRequest.units_taken))
+        .order_by(deadline, rid)
         .limit(limit)
     ).all()
     return [RequestState(r[0], r[1], r[2], r[3], *(int(x) for x in r[4:])) for r in rows], int(total), int(units)
@@ -110,13 +119,13 @@ def on_time_by_org(*, session: Session, now: datetime) -> dict[int, OnTime]:
     """Per partner org, over claims on requests whose deadline has passed (not cancelled): how many
     were reported done by it. A claim still open past its deadline counts as late; one given back,
     moved or taken back does not count; before any deadline passes there is no rate at all."""
-    rows = session.exec(
-        select(Claim.org_id, _sum_when(and_(Claim.done_at.is_not(None), Claim.done_at <= SurgeRequest.deadline), 1),
-               func.count())
-        .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .where(SurgeRequest.deadline <= now, SurgeRequest.status != RequestStatus.CANCELLED,
-               Claim.status.in_(_COMMITTED))
-        .group_by(Claim.org_id)
+    done_at, deadline = col(Claim.done_at), col(SurgeRequest.deadline)
+    rows = session.execute(
+        sa_select(col(Claim.org_id), _sum_when(and_(done_at.is_not(None), done_at <= deadline), 1), func.count())
+        .select_from(Claim).join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .where(deadline <= now, col(SurgeRequest.status) != RequestStatus.CANCELLED,
+               col(Claim.status).in_(_COMMITTED))
+        .group_by(col(Claim.org_id))
     ).all()
     return {org_id: OnTime(int(ok), int(n)) for org_id, ok, n in rows}
 
@@ -135,10 +144,10 @@ class OpenDispute:
 def open_disputes(*, session: Session, limit: int = 200) -> list[OpenDispute]:
     """Disputes not yet resolved, oldest first."""
     rows = session.exec(
-        select(Dispute, SurgeRequest.id, SurgeRequest.title, Org.name)
-        .join(Claim, Claim.id == Dispute.claim_id).join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .join(Org, Org.id == Dispute.org_id).where(Dispute.resolved_at.is_(None))
-        .order_by(Dispute.at, Dispute.id).limit(limit)
+        select(Dispute, col(Claim.request_id), col(SurgeRequest.title), col(Org.name))
+        .join(Claim, col(Claim.id) == Dispute.claim_id).join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .join(Org, col(Org.id) == Dispute.org_id).where(col(Dispute.resolved_at).is_(None))
+        .order_by(col(Dispute.at), col(Dispute.id)).limit(limit)
     ).all()
     return [OpenDispute(d.ref, rid, title, org, d.about, d.text, d.at) for d, rid, title, org in rows]
 
@@ -156,14 +165,14 @@ class SuspendedClaim:
 
 def suspended_open_claims(*, session: Session, limit: int = 200) -> list[SuspendedClaim]:
     """Claims of suspended partners that are still open (in progress, reported done, or not started)."""
-    rows = session.exec(
-        select(Org.name, Person.name, SurgeRequest.id, SurgeRequest.title, Claim.status, Claim.units,
-               SurgeRequest.deadline)
-        .select_from(Claim).join(Org, Org.id == Claim.org_id).join(Person, Person.id == Claim.person_id)
-        .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .where(Org.status == OrgStatus.SUSPENDED, Claim.status.in_(_LIVE_CLAIMS),
-               SurgeRequest.status != RequestStatus.CANCELLED)
-        .order_by(Org.name, SurgeRequest.deadline, Claim.id).limit(limit)
+    rows = session.execute(
+        sa_select(col(Org.name), col(Person.name), col(SurgeRequest.id), col(SurgeRequest.title), col(Claim.status),
+                  col(Claim.units), col(SurgeRequest.deadline))
+        .select_from(Claim).join(Org, col(Org.id) == Claim.org_id).join(Person, col(Person.id) == Claim.person_id)
+        .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .where(col(Org.status) == OrgStatus.SUSPENDED, col(Claim.status).in_(_LIVE_CLAIMS),
+               col(SurgeRequest.status) != RequestStatus.CANCELLED)
+        .order_by(col(Org.name), col(SurgeRequest.deadline), col(Claim.id)).limit(limit)
     ).all()
     return [SuspendedClaim(*r) for r in rows]
 
@@ -174,18 +183,19 @@ class Tally:
     units: int = 0
 
 
-def _not_cancelled():
-    return or_(AuditEntry.request_id.is_(None), SurgeRequest.status != RequestStatus.CANCELLED)
+def _not_cancelled() -> ColumnElement[bool]:
+    return or_(col(AuditEntry.request_id).is_(None), col(SurgeRequest.status) != RequestStatus.CANCELLED)
 
 
 def activity(*, session: Session, start: datetime, end: datetime) -> dict[str, Tally]:
     """What the audit log recorded in [start, end), by action (how many entries, and their units),
     leaving out what happened on requests that were cancelled since."""
-    rows = session.exec(
-        select(AuditEntry.action, func.count(), func.coalesce(func.sum(AuditEntry.units), 0))
-        .select_from(AuditEntry).outerjoin(SurgeRequest, SurgeRequest.id == AuditEntry.request_id)
-        .where(AuditEntry.at >= start, AuditEntry.at < end, _not_cancelled())
-        .group_by(AuditEntry.action)
+    at = col(AuditEntry.at)
+    rows = session.execute(
+        sa_select(col(AuditEntry.action), func.count(), _sum(AuditEntry.units))
+        .select_from(AuditEntry).outerjoin(SurgeRequest, col(SurgeRequest.id) == AuditEntry.request_id)
+        .where(at >= start, at < end, _not_cancelled())
+        .group_by(col(AuditEntry.action))
     ).all()
     return {action: Tally(int(n), int(units)) for action, n, units in rows}
 
@@ -196,12 +206,12 @@ PARTNER_ACTIONS = ("claim.taken", "claim.done", "claim.verified", "claim.release
 def partner_activity(*, session: Session, start: datetime, end: datetime) -> dict[int, tuple[int, ...]]:
     """Each org's units taken, reported done, verified and released in [start, end), from the audit
     log, leaving out requests that were cancelled since."""
-    units = func.coalesce(AuditEntry.units, 0)
-    rows = session.exec(
-        select(AuditEntry.org_id, *(_sum_when(AuditEntry.action == a, units) for a in PARTNER_ACTIONS))
-        .select_from(AuditEntry).outerjoin(SurgeRequest, SurgeRequest.id == AuditEntry.request_id)
-        .where(AuditEntry.at >= start, AuditEntry.at < end, AuditEntry.org_id.is_not(None), _not_cancelled())
-        .group_by(AuditEntry.org_id)
+    at, units = col(AuditEntry.at), func.coalesce(AuditEntry.units, 0)
+    rows = session.execute(
+        sa_select(col(AuditEntry.org_id), *(_sum_when(col(AuditEntry.action) == a, units) for a in PARTNER_ACTIONS))
+        .select_from(AuditEntry).outerjoin(SurgeRequest, col(SurgeRequest.id) == AuditEntry.request_id)
+        .where(at >= start, at < end, col(AuditEntry.org_id).is_not(None), _not_cancelled())
+        .group_by(col(AuditEntry.org_id))
     ).all()
     return {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
 
