@@ -15,7 +15,7 @@ from handlers.grammar import Arg, Kind
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Audience, Context, Fact, Form, Message, Reply, Tone
 from handlers.views import guideline_facts
-from models.tables import GuidelineAck, Org, OrgKind, Role, Signature
+from models.tables import GuidelineAck, Org, OrgKind, Role, Signature, pk
 
 AGREEMENT_PREVIEW = 2800
 
@@ -38,17 +38,18 @@ def agreement(cmd: ShowAgreement, ctx: Context) -> Reply:
     if ctx.actor.is_home:
         partners = s.exec(select(Org).where(Org.kind == OrgKind.PARTNER).order_by(Org.name)).all()
         for org in partners:
-            sig = valid_signature(s, org.id, ag, ctx.now)
+            sig = valid_signature(s, pk(org), ag, ctx.now)
             fields.append(Fact(label=org.name, value=f"signed by {sig.typed_name}, until {when(sig.expires_at, tz)}"
                                if sig else "not signed"))
     else:
-        sig = valid_signature(s, ctx.actor.org_id, ag, ctx.now)
+        sig = valid_signature(s, ctx.actor.oid, ag, ctx.now)
+        org_name = ctx.actor.org_name or "Your company"
         if sig:
-            fields.append(Fact(label=ctx.actor.org_name,
+            fields.append(Fact(label=org_name,
                                value=f"signed by {sig.typed_name} on {when(sig.signed_at, tz)}, "
                                f"valid until {when(sig.expires_at, tz)}"))
         else:
-            fields.append(Fact(label=ctx.actor.org_name, value="not signed: nobody here can claim work until it is"))
+            fields.append(Fact(label=org_name, value="not signed: nobody here can claim work until it is"))
             if ctx.actor.has(Role.PARTNER_ADMIN):
                 actions.append(Action(kind=ActionKind.SIGN, label="Sign…", command="sign", style="primary",
                                       prefill={"version": ag.version}))
@@ -95,17 +96,17 @@ def sign(cmd: SignAgreement, ctx: Context) -> Reply:
     ag = current_agreement(s)
     if ag is None:
         raise NotFound("No non-solicitation agreement is set up yet. An admin adds it to the roster file.")
-    existing = valid_signature(s, ctx.actor.org_id, ag, ctx.now)
+    existing = valid_signature(s, ctx.actor.oid, ag, ctx.now)
     if existing:
         raise Conflict(f"{ctx.actor.org_name} signed version {ag.version} already ({existing.typed_name}, "
                        f"{when(existing.signed_at, ctx.actor.tz)}); it is valid until {when(existing.expires_at, ctx.actor.tz)}.")
     if cmd.name is None:
         return Reply(text=f"Read {ag.title} and sign with your full name.", form=Form.SIGN,
                      prefill={"version": ag.version})
-    if not _same_name(cmd.name, ctx.actor.name):
+    if not _same_name(cmd.name, ctx.actor.name or ""):
         raise UsageError("The name you typed doesn't match your name on the roster. Type your full name exactly.",
                          example=f'sign "{ctx.actor.name}"')
-    sig = Signature(org_id=ctx.actor.org_id, agreement_id=ag.id, signer_id=ctx.actor.person_id,
+    sig = Signature(org_id=ctx.actor.oid, agreement_id=pk(ag), signer_id=ctx.actor.person_id,
                     typed_name=cmd.name.strip(), signed_at=ctx.now, expires_at=add_months(ctx.now, ag.term_months),
                     text_hash=ag.text_hash, method="chat")
     s.add(sig)
@@ -137,7 +138,7 @@ def guidelines(cmd: ShowGuidelines, ctx: Context) -> Reply:
     g = current_guidelines(s)
     if g is None:
         raise NotFound("No field-conduct guidelines are set up yet. An admin adds them to the roster file.")
-    acked = ack_of(s, ctx.actor.person_id, g) if ctx.actor.known else None
+    acked = ack_of(s, ctx.actor.pid, g) if ctx.actor.known else None
     if cmd.ack is None:
         actions = []
         note = "Every partner tech acknowledges these once before a first claim; they travel with every job."
@@ -154,6 +155,6 @@ def guidelines(cmd: ShowGuidelines, ctx: Context) -> Reply:
         raise Forbidden("Only partner techs and partner admins acknowledge the guidelines.")
     if acked:
         return Reply(text=f"You acknowledged version {g.version} on {when(acked.acked_at, ctx.actor.tz)} already.")
-    s.add(GuidelineAck(person_id=ctx.actor.person_id, guideline_id=g.id, acked_at=ctx.now))
+    s.add(GuidelineAck(person_id=ctx.actor.pid, guideline_id=pk(g), acked_at=ctx.now))
     audit(ctx, "guidelines.acknowledged", org_id=ctx.actor.org_id, version=g.version)
     return Reply(text=f"Thank you: guidelines version {g.version} acknowledged.", tone=Tone.SUCCESS)

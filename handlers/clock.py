@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.common import home_zone, plural, reader_zone, when
 from handlers.contracts import current_agreement
@@ -26,8 +27,8 @@ from handlers.month_report import month_reports_due
 from handlers.types import Action, ActionKind, Audience, CardChange, Message, Reply, Tone
 from models.db import Database
 from models.tables import (
-    AuditEntry, Channel, Claim, ClaimStatus, Org, OrgKind, Person, ProcessedInteraction, RequestStatus, Role,
-    Signature, SurgeRequest,
+    AuditEntry, Channel, ChannelPurpose, Claim, ClaimStatus, Org, OrgKind, Person, ProcessedInteraction,
+    RequestStatus, Role, Signature, SurgeRequest, pk,
 )
 
 log = logging.getLogger("surge.clock")
@@ -94,10 +95,10 @@ def digests(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
     # digest of this tick that needs them and reused by the others: every manager's digest used to
     # recompute them all (20 managers, 20 times the same aggregates over every claim).
     shared = SharedFigures()
-    for person in s.exec(select(Person).order_by(Person.id)).all():
+    for person in s.exec(select(Person).order_by(col(Person.id))).all():
         if Role.MANAGER not in person.roles:
             continue
-        _, tz_name = manager_zone(s, person.id)
+        _, tz_name = manager_zone(s, pk(person))
         local = now.astimezone(ZoneInfo(tz_name))
         if local.time() < DIGEST_AT:
             continue  # not 08:00 yet where this manager is
@@ -108,7 +109,7 @@ def digests(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
             message = Message(audience=Audience.DM, person_id=pid, title=reply.title, text=reply.text,
                               fields=reply.fields, tone=reply.tone, chart=reply.chart, private=True)
             copies = [message]
-            if session.exec(select(Channel).where(Channel.purpose == "managers")).first() and \
+            if session.exec(select(Channel).where(Channel.purpose == ChannelPurpose.MANAGERS)).first() and \
                     pid == shared.get(("first manager",), lambda: _first_manager(session)):
                 copies.append(message.model_copy(update={"audience": Audience.MANAGERS, "person_id": None}))
             return Reply(text="", messages=copies)
@@ -118,7 +119,7 @@ def digests(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
 
 def _first_manager(s: Session) -> int | None:
     """The managers channel gets one copy a day: the first manager's."""
-    for p in s.exec(select(Person).order_by(Person.id)).all():
+    for p in s.exec(select(Person).order_by(col(Person.id))).all():
         if Role.MANAGER in p.roles:
             return p.id
     return None
@@ -128,7 +129,7 @@ def _first_manager(s: Session) -> int | None:
 
 def _live_requests(s: Session, now: datetime, within: timedelta):
     return s.exec(select(SurgeRequest).where(
-        SurgeRequest.status.in_([RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED, RequestStatus.FULLY_CLAIMED]),
+        col(SurgeRequest.status).in_([RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED, RequestStatus.FULLY_CLAIMED]),
         SurgeRequest.deadline > now, SurgeRequest.deadline <= now + within)).all()
 
 
@@ -141,7 +142,7 @@ def unclaimed_units(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
         keys = tuple(f"remind:unclaimed:{req.id}:{h}h" for h in crossed)
 
         def build(session: Session, rid=req.id, hours=crossed[0]) -> Reply:
-            r = session.get(SurgeRequest, rid)
+            r = session.get_one(SurgeRequest, rid)
             return Reply(text="", messages=[Message(
                 audience=Audience.DISPATCH, request_id=rid, tone=Tone.WARNING,
                 text=f"⏰ {r.ref} · {r.title}: {plural(r.units_left, 'unit')} still unclaimed, due within "
@@ -156,9 +157,9 @@ def not_started(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
         SurgeRequest.deadline > now, SurgeRequest.deadline <= now + timedelta(hours=NOT_STARTED_HOURS))).all()
     for claim, req in rows:
         def build(session: Session, cid=claim.id) -> Reply:
-            c = session.get(Claim, cid)
-            r = session.get(SurgeRequest, c.request_id)
-            tz = reader_zone(session, session.get(Person, c.person_id), home_tz)
+            c = session.get_one(Claim, cid)
+            r = session.get_one(SurgeRequest, c.request_id)
+            tz = reader_zone(session, session.get_one(Person, c.person_id), home_tz)
             return Reply(text="", messages=[Message(
                 audience=Audience.DM, person_id=c.person_id, request_id=r.id, tone=Tone.WARNING,
                 text=f"⏰ {r.ref} · {r.title} is due {when(r.deadline, tz)} and you haven't checked in on your "
@@ -180,7 +181,7 @@ def expiring_agreements(s: Session, now: datetime, home_tz: str) -> Iterator[Due
         crossed = [d for d in EXPIRY_DAYS if sig.expires_at - now <= timedelta(days=d)]
         if not crossed:
             continue
-        org = s.get(Org, org_id)
+        org = s.get_one(Org, org_id)
         admins = [p for p in s.exec(select(Person).where(Person.org_id == org_id)).all() if Role.PARTNER_ADMIN in p.roles]
         for admin in admins:
             def build(session: Session, pid=admin.id, days=crossed[0], until=sig.expires_at, name=org.name) -> Reply:
@@ -196,11 +197,12 @@ def expiring_agreements(s: Session, now: datetime, home_tz: str) -> Iterator[Due
 
 def waiting_verification(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
     rows = s.exec(select(Claim, Person).where(Claim.status == ClaimStatus.DONE, Claim.person_id == Person.id,
-                                              Claim.done_at <= now - VERIFY_WAIT)).all()
+                                              col(Claim.done_at) <= now - VERIFY_WAIT)).all()
     for claim, person in rows:
+        assert claim.done_at is not None  # the query compared it: a NULL would not be here
         def build(session: Session, cid=claim.id, name=person.name) -> Reply:
-            c = session.get(Claim, cid)
-            r = session.get(SurgeRequest, c.request_id)
+            c = session.get_one(Claim, cid)
+            r = session.get_one(SurgeRequest, c.request_id)
             who = f'"{name}"'
             return Reply(text="", messages=[Message(
                 audience=Audience.DISPATCH, request_id=r.id, tone=Tone.WARNING,
@@ -216,7 +218,7 @@ def waiting_verification(s: Session, now: datetime, home_tz: str) -> Iterator[Du
 
 def open_problems(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
     for pid in overdue_problems(s, now):
-        yield Due(keys=(f"remind:problem:{pid}",), build=lambda session, p=pid: problem_reminder(session, p, now))
+        yield Due(keys=(f"remind:problem:{pid}",), build=partial(problem_reminder, problem_id=pid, now=now))
 
 
 # -- tier widening ------------------------------------------------------------------------------
@@ -227,9 +229,9 @@ def widen_tiers(db: Database, now: datetime) -> list[str]:
     def candidates(s: Session) -> list[int]:
         tiers = _tiers(s)
         rows = s.exec(select(SurgeRequest).where(
-            SurgeRequest.status.in_([RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED]),
+            col(SurgeRequest.status).in_([RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED]),
             SurgeRequest.deadline > now)).all()
-        return [r.id for r in rows if _next_tier(tiers, r.visible_tier) and now >= _widen_at(r)]
+        return [pk(r) for r in rows if _next_tier(tiers, r.visible_tier) and now >= _widen_at(r)]
 
     def widen(s: Session, rid: int) -> str | None:
         req = s.exec(select(SurgeRequest).where(SurgeRequest.id == rid).with_for_update()
@@ -255,13 +257,13 @@ def widen_to(s: Session, req: SurgeRequest, tier: int, now: datetime, *, by: int
     was, req.visible_tier, req.updated_at = req.visible_tier, tier, now
     s.add(AuditEntry(at=now, action="request.widened", actor_id=by, request_id=req.id, units=req.units_left,
                      detail={"from_tier": was, "to_tier": tier}))
-    return Reply(text="").card(req.id, CardChange.POST).card(req.id, CardChange.UPDATE)
+    return Reply(text="").card(pk(req), CardChange.POST).card(pk(req), CardChange.UPDATE)
 
 
 def _tiers(s: Session) -> list[int]:
     """Every tier a request can be widened to: those of the partner channels and of the partners (a
     tier-3 partner with no channel of its own still sees a request in `list` once it is offered to tier 3)."""
-    channels = {c.tier for c in s.exec(select(Channel).where(Channel.purpose == "partners")).all() if c.tier}
+    channels = {c.tier for c in s.exec(select(Channel).where(Channel.purpose == ChannelPurpose.PARTNERS)).all() if c.tier}
     partners = set(s.exec(select(Org.tier).where(Org.kind == OrgKind.PARTNER)).all())
     return sorted(channels | partners)
 
@@ -283,13 +285,14 @@ def expire(db: Database, now: datetime) -> list[str]:
 
     def work(s: Session) -> list[str]:
         rows = s.exec(select(SurgeRequest).where(
-            SurgeRequest.status.in_([RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED]), SurgeRequest.deadline <= now)
+            col(SurgeRequest.status).in_([RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED]),
+            SurgeRequest.deadline <= now)
             .with_for_update().execution_options(populate_existing=True)).all()
         reply = Reply(text="")
         for req in rows:
             req.status, req.status_reason, req.updated_at = RequestStatus.EXPIRED, "deadline passed", now
             s.add(AuditEntry(at=now, action="request.expired", request_id=req.id, units=req.units_left))
-            reply.card(req.id).tell(Message(
+            reply.card(pk(req)).tell(Message(
                 audience=Audience.DISPATCH, request_id=req.id, tone=Tone.WARNING,
                 text=f"{req.ref} · {req.title} expired at its deadline with {plural(req.units_left, 'unit')} unclaimed."))
         enqueue(s, reply)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, true
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.errors import Conflict, Forbidden, NotFound
 from handlers.types import Context
@@ -24,6 +24,7 @@ from models.tables import (
     RequestStatus,
     Role,
     SurgeRequest,
+    pk,
     table_of,
 )
 
@@ -116,7 +117,7 @@ def get_request(ctx: Context, request_id: int, *, lock: bool = False) -> SurgeRe
 def live_claim(ctx: Context, req: SurgeRequest, person_id: int) -> Claim | None:
     return session(ctx).exec(
         select(Claim).where(
-            Claim.request_id == req.id, Claim.person_id == person_id, Claim.status.in_(LIVE_CLAIM)
+            Claim.request_id == req.id, Claim.person_id == person_id, col(Claim.status).in_(LIVE_CLAIM)
         ).execution_options(populate_existing=True)
     ).first()
 
@@ -127,7 +128,7 @@ def claim_waiting(ctx: Context, request_id: int, person_name: str, states: tuple
     claim, which must be in one of `states`; otherwise `refusal` ({person}, {ref}) is the answer."""
     req = get_request(ctx, request_id, lock=True)
     person = find_person(ctx, person_name)
-    c = live_claim(ctx, req, person.id)
+    c = live_claim(ctx, req, pk(person))
     if c is None or c.status not in states:
         raise Conflict(refusal.format(person=person.name, ref=req.ref))
     return req, person, c

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, PositiveInt
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from handlers.claims import check_not_suspended, my_claim
 from handlers.common import (
@@ -14,7 +14,7 @@ from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Audience, Context, Message, Reply, Tone
 from models.tables import (
-    Claim, ClaimStatus, CompletionReport, Person, Problem, RequestStatus, Role, SurgeRequest,
+    Claim, ClaimStatus, CompletionReport, Person, Problem, RequestStatus, Role, SurgeRequest, pk,
 )
 
 
@@ -52,7 +52,7 @@ def done(cmd: ReportDone, ctx: Context) -> Reply:
     c.status, c.units_done, c.done_at = ClaimStatus.DONE, units, ctx.now
     c.started_at = c.started_at or ctx.now
     c.notes = cmd.notes
-    s.add(CompletionReport(claim_id=c.id, units=units, notes=cmd.notes, reported_at=ctx.now))
+    s.add(CompletionReport(claim_id=pk(c), units=units, notes=cmd.notes, reported_at=ctx.now))
     refresh_status(req, ctx.now)
     audit(ctx, "claim.done", claim=c, units=units, returned=back, notes=cmd.notes)
     who = f'"{ctx.actor.name}"'
@@ -60,7 +60,7 @@ def done(cmd: ReportDone, ctx: Context) -> Reply:
     return Reply(
         text=f"Reported {plural(units, 'unit')} of {req.ref} done; a dispatcher will verify.{returned}",
         tone=Tone.SUCCESS,
-    ).card(req.id).tell(Message(
+    ).card(pk(req)).tell(Message(
         audience=Audience.DISPATCH, request_id=req.id, private=True,
         text=f"{ctx.actor.name} ({ctx.actor.org_name}) reports {plural(units, 'unit')} of {req.ref} · "
         f"{req.title} done at {req.customer or req.town}." + (f"\nNotes: {cmd.notes}" if cmd.notes else "")
@@ -110,7 +110,7 @@ def verify(cmd: VerifyWork, ctx: Context) -> Reply:
         reply.text += f" {req.ref} is now complete."
         reply.tell(Message(audience=Audience.DISPATCH, request_id=req.id, tone=Tone.SUCCESS,
                            text=f"{req.ref} · {req.title} is complete: all {plural(req.units, 'unit')} verified."))
-    return reply.card(req.id)
+    return reply.card(pk(req))
 
 
 class RejectClaim(BaseModel):
@@ -141,14 +141,14 @@ def reject(cmd: RejectClaim, ctx: Context) -> Reply:
         text = (f"{ctx.actor.name} sent your work on {req.ref} · {req.title} back: {cmd.why}\n"
                 f"Fix it and report again with `done {req.ref}`.")
         answer = f"Sent {person.name}'s work on {req.ref} back."
-    return Reply(text=answer, tone=Tone.SUCCESS).card(req.id).tell(
+    return Reply(text=answer, tone=Tone.SUCCESS).card(pk(req)).tell(
         Message(audience=Audience.DM, person_id=person.id, request_id=req.id, text=text, tone=Tone.WARNING))
 
 
-def _close_report(s, claim: Claim, outcome: str, reason: str = "") -> None:
+def _close_report(s: Session, claim: Claim, outcome: str, reason: str = "") -> None:
     report = s.exec(
         select(CompletionReport).where(CompletionReport.claim_id == claim.id, CompletionReport.outcome == "waiting")
-        .order_by(CompletionReport.id.desc())
+        .order_by(col(CompletionReport.id).desc())
     ).first()
     if report:
         report.outcome, report.outcome_reason = outcome, reason
@@ -157,8 +157,8 @@ def _close_report(s, claim: Claim, outcome: str, reason: str = "") -> None:
 def _claimant(ctx: Context, req: SurgeRequest) -> Claim:
     c = session(ctx).exec(
         select(Claim).where(Claim.request_id == req.id, Claim.person_id == ctx.actor.person_id,
-                            Claim.status.in_([ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE,
-                                              ClaimStatus.VERIFIED]))
+                            col(Claim.status).in_([ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE,
+                                                   ClaimStatus.VERIFIED]))
     ).first()
     if c is None:
         raise NotFound(f"Only someone working on {req.ref} can report on it, and you have no claim there.")
@@ -178,7 +178,7 @@ def problem(cmd: ReportProblem, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request)
     c = _claimant(ctx, req)
-    p = Problem(request_id=req.id, person_id=c.person_id, org_id=c.org_id, text=cmd.text, at=ctx.now)
+    p = Problem(request_id=pk(req), person_id=c.person_id, org_id=c.org_id, text=cmd.text, at=ctx.now)
     s.add(p)
     s.flush()
     audit(ctx, "problem.reported", request=req, org_id=c.org_id, text=cmd.text, problem=p.ref)

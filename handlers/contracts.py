@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from models.tables import AgreementVersion, GuidelineAck, GuidelineVersion, Org, OrgKind, OrgStatus, Signature
+from models.tables import AgreementVersion, GuidelineAck, GuidelineVersion, Org, OrgKind, OrgStatus, Signature, pk
 
 
 def text_hash(*parts: str) -> str:
@@ -32,7 +32,7 @@ def valid_signature(s: Session, org_id: int, agreement: AgreementVersion, now: d
     return s.exec(
         select(Signature)
         .where(Signature.org_id == org_id, Signature.agreement_id == agreement.id, Signature.expires_at > now)
-        .order_by(Signature.expires_at.desc())
+        .order_by(col(Signature.expires_at).desc())
     ).first()
 
 
@@ -75,7 +75,7 @@ def closed_gate(s: Session, org: Org, person_id: int, now: datetime) -> ClosedGa
     agreement = current_agreement(s)
     if agreement is None:
         return ClosedGate(Gate.NO_AGREEMENT)
-    if valid_signature(s, org.id, agreement, now) is None:
+    if valid_signature(s, pk(org), agreement, now) is None:
         return ClosedGate(Gate.UNSIGNED, agreement=agreement)
     guidelines = current_guidelines(s)
     if guidelines is None:

@@ -10,9 +10,10 @@ counts in the partner's record; the units go back on the card.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from pydantic import BaseModel, PositiveInt
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.common import (
     audit, claim_waiting, find_partner, find_person, get_request, is_closed, live_claim, names_with_role, plural,
@@ -25,7 +26,7 @@ from handlers.grammar import Arg, Kind
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Audience, Context, Message, Reply, Tone
 from handlers.views import CLAIM_WORDS, STATUS_WORDS, job_details
-from models.tables import LIVE_CLAIM, Claim, ClaimStatus, Org, OrgStatus, Person, Role, SurgeRequest
+from models.tables import LIVE_CLAIM, Claim, ClaimStatus, Org, OrgStatus, Person, Role, SurgeRequest, pk
 
 MOVABLE = (ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS)  # reported work is verified or rejected
 NOT_STARTED = (ClaimStatus.PENDING, ClaimStatus.ACTIVE)
@@ -72,7 +73,7 @@ def revoke(cmd: RevokeClaim, ctx: Context) -> Reply:
         text=f"Revoked {person.name}'s claim on {req.ref} ({plural(units, 'unit')} {was}); the units are back on "
         f"the card ({plural(req.units_left, 'unit')} unclaimed). {person.name} has been told why.",
         tone=Tone.SUCCESS,
-    ).card(req.id).tell(revoked_notice(ctx, req, c, cmd.why))
+    ).card(pk(req)).tell(revoked_notice(ctx, req, c, cmd.why))
 
 
 class ReassignUnits(BaseModel):
@@ -91,7 +92,7 @@ def reassign(cmd: ReassignUnits, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request, lock=True)
     holder, to = find_person(ctx, cmd.holder), find_person(ctx, cmd.to)
-    c = live_claim(ctx, req, holder.id)
+    c = live_claim(ctx, req, pk(holder))
     if c is None or c.status not in MOVABLE:
         state = f"'s work on {req.ref} is reported done: verify or reject it" if c else f" has no claim on {req.ref}"
         raise Conflict(f"{holder.name}{state}; only a claim not reported done can move.")
@@ -103,7 +104,7 @@ def reassign(cmd: ReassignUnits, ctx: Context) -> Reply:
         raise Conflict(f"{holder.name} holds {plural(c.units, 'unit')} of {req.ref}.",
                        example=f'reassign {req.ref} "{holder.name}" "{to.name}" {c.units}')
     check_receiver(ctx, req, to)
-    target = live_claim(ctx, req, to.id)
+    target = live_claim(ctx, req, pk(to))
     if target is not None and target.status not in (ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS):
         step = "approve or reject" if target.status == ClaimStatus.PENDING else "verify or reject"
         raise Conflict(f"{to.name}'s own claim on {req.ref} is {CLAIM_WORDS[target.status]}; {step} it first.")
@@ -111,14 +112,15 @@ def reassign(cmd: ReassignUnits, ctx: Context) -> Reply:
     if c.units == 0:
         c.units, c.status, c.closed_at = units, ClaimStatus.REASSIGNED, ctx.now
     if target is None:
-        target = Claim(request_id=req.id, person_id=to.id, org_id=to.org_id, units=units, status=ClaimStatus.ACTIVE,
+        target = Claim(request_id=pk(req), person_id=pk(to), org_id=to.org_id, units=units, status=ClaimStatus.ACTIVE,
                        created_at=ctx.now, approved_at=ctx.now, pay_cents=c.pay_cents, bill_cents=c.bill_cents)
         s.add(target)
     else:
         target.units += units
     s.flush()
     audit(ctx, "claim.reassigned", claim=c, units=units, to=to.name)
-    audit(ctx, "claim.received", claim=target, units=units, total=target.units, **{"from": holder.name})
+    moved_from: dict[str, Any] = {"from": holder.name}  # `from` is a keyword: the detail's name for the giver
+    audit(ctx, "claim.received", claim=target, units=units, total=target.units, **moved_from)
     return _moved_reply(ctx, req, holder, to, c, target, units)
 
 
@@ -131,7 +133,7 @@ def _moved_reply(ctx: Context, req: SurgeRequest, holder: Person, to: Person, c:
     return Reply(
         text=f"Moved {plural(units, 'unit')} of {req.ref} from {holder.name} to {to.name}. Both have been told; "
         f"{to.name} has the job details.", tone=Tone.SUCCESS,
-    ).card(req.id).tell(details, Message(
+    ).card(pk(req)).tell(details, Message(
         audience=Audience.DM, person_id=holder.id, request_id=req.id, tone=Tone.WARNING,
         text=f"{ctx.actor.name} moved {plural(units, 'unit')} of your claim on {req.ref} · {req.title} to another "
         f"technician.{kept} Questions go to the dispatchers.",
@@ -158,11 +160,12 @@ def check_receiver(ctx: Context, req: SurgeRequest, to: Person) -> None:
         raise Conflict(f"{req.ref} is {STATUS_WORDS[req.status].lower()}; its claims can't move.")
     if not to.active:
         raise Conflict(f"{to.name} is no longer on the roster, so can't take work.")
-    org = s.get(Org, to.org_id)
-    closed = closed_gate(s, org, to.id, ctx.now)
+    org = s.get_one(Org, to.org_id)
+    closed = closed_gate(s, org, pk(to), ctx.now)
     if closed is not None:
-        version = (closed.guidelines or closed.agreement).version if (closed.guidelines or closed.agreement) else ""
-        signers = ", ".join(names_with_role(ctx, Role.PARTNER_ADMIN, org_id=org.id)) or "Their company's signatory"
+        signed = closed.guidelines or closed.agreement
+        version = signed.version if signed else ""
+        signers = ", ".join(names_with_role(ctx, Role.PARTNER_ADMIN, org_id=pk(org))) or "Their company's signatory"
         raise GateClosed(_GATE_WORDS[closed.gate].format(person=to.name, org=org.name, version=version,
                                                          signers=signers))
     if not to.has(Role.TECH, Role.PARTNER_ADMIN):
@@ -198,10 +201,10 @@ def suspend(cmd: SuspendPartner, ctx: Context) -> Reply:
     for p in people:
         lines = [f"{org.name} is suspended by {ctx.actor.org_name}{why} Until it is reinstated you can't claim, "
                  "start or report work."]
-        if revoked.get(p.id):
-            lines.append("Taken back from you: " + "; ".join(revoked[p.id]) + ".")
-        if on_site.get(p.id):
-            lines.append("Your work on site (" + "; ".join(on_site[p.id]) + ") is with the dispatchers; "
+        if revoked.get(pk(p)):
+            lines.append("Taken back from you: " + "; ".join(revoked[pk(p)]) + ".")
+        if on_site.get(pk(p)):
+            lines.append("Your work on site (" + "; ".join(on_site[pk(p)]) + ") is with the dispatchers; "
                          "they will tell you whether to finish it.")
         reply.tell(Message(audience=Audience.DM, person_id=p.id, tone=Tone.WARNING, text="\n".join(lines)))
     n_revoked, n_site = sum(len(v) for v in revoked.values()), sum(len(v) for v in on_site.values())
@@ -223,21 +226,21 @@ def _pull_back(ctx: Context, org: Org, why: str, reply: Reply) -> tuple[dict[int
     revoked: dict[int, list[str]] = defaultdict(list)
     on_site: dict[int, list[str]] = defaultdict(list)
     request_ids = sorted(set(s.exec(select(Claim.request_id).where(
-        Claim.org_id == org.id, Claim.status.in_(NOT_STARTED + (ClaimStatus.IN_PROGRESS,)))).all()))
+        Claim.org_id == org.id, col(Claim.status).in_(NOT_STARTED + (ClaimStatus.IN_PROGRESS,)))).all()))
     for rid in request_ids:
         req = get_request(ctx, rid, lock=True)
         claims = s.exec(select(Claim, Person).where(
             Claim.request_id == rid, Claim.org_id == org.id, Claim.person_id == Person.id,
-            Claim.status.in_(NOT_STARTED + (ClaimStatus.IN_PROGRESS,))).order_by(Claim.id)
+            col(Claim.status).in_(NOT_STARTED + (ClaimStatus.IN_PROGRESS,))).order_by(col(Claim.id))
             .execution_options(populate_existing=True)).all()
         for c, person in claims:
             what = f"{req.ref} · {req.title} ({plural(c.units, 'unit')})"
             if c.status in NOT_STARTED:
                 take_back(ctx, req, c, why)
-                revoked[person.id].append(what)
-                reply.card(req.id)
+                revoked[pk(person)].append(what)
+                reply.card(pk(req))
                 continue
-            on_site[person.id].append(what)
+            on_site[pk(person)].append(what)
             reply.tell(Message(
                 audience=Audience.DISPATCH, request_id=req.id, tone=Tone.WARNING,
                 text=f"{org.name} is suspended, and {person.name} is on site for {what}. "

@@ -8,7 +8,7 @@ Privacy: what goes to the partner names the request by its id and title only.
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from handlers.common import audit, get_request, money, plural, session
 from handlers.errors import Conflict, Forbidden, UsageError
@@ -17,7 +17,7 @@ from handlers.incidents import RESOLVERS, Resolve, admins_of, still_open
 from handlers.registry import command
 from handlers.types import Audience, Context, Message, Reply, Tone
 from models.ledger import Dispute
-from models.tables import Claim, ClaimStatus, Org, Person, Role
+from models.tables import Claim, ClaimStatus, Org, Person, Role, pk
 
 DISPUTE_EXAMPLE = 'dispute SR-7 "all 8 machines were fixed; the customer confirmed by email"'
 
@@ -48,23 +48,23 @@ def dispute(cmd: RaiseDispute, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request)
     ours = s.exec(select(Claim).where(Claim.request_id == req.id, Claim.org_id == ctx.actor.org_id)
-                  .order_by(Claim.id.desc())).all()
+                  .order_by(col(Claim.id).desc())).all()
     if not ours:
         raise Forbidden(f"{ctx.actor.org_name} has no work on {req.ref}; a partner's admins dispute only "
                         "their own company's work.")
     open_ids = set(s.exec(select(Dispute.claim_id).where(Dispute.org_id == ctx.actor.org_id,
-                                                         Dispute.resolved_at.is_(None))).all())
-    candidates = [(c, grounds(c)) for c in ours if grounds(c) and c.id not in open_ids]
+                                                         col(Dispute.resolved_at).is_(None))).all())
+    candidates = [(c, about) for c in ours if (about := grounds(c)) and c.id not in open_ids]
     if not candidates:
         raise Conflict(f"Nothing of {ctx.actor.org_name}'s on {req.ref} can be disputed: only a rejection, a "
                        "revocation or a verification of fewer units than reported can, once each until it "
                        "is resolved.")
     c, about = candidates[0]
-    d = Dispute(claim_id=c.id, org_id=c.org_id, raised_by_id=ctx.actor.person_id, about=about, text=cmd.text,
+    d = Dispute(claim_id=pk(c), org_id=c.org_id, raised_by_id=ctx.actor.pid, about=about, text=cmd.text,
                 at=ctx.now)
     s.add(d)
     s.flush()
-    tech = s.get(Person, c.person_id)
+    tech = s.get_one(Person, c.person_id)
     audit(ctx, "dispute.raised", claim=c, dispute=d.ref, about=about)
     detail = (f"{ctx.actor.name} ({ctx.actor.org_name}) disputes {WORDS[about]} of {tech.name}'s work on "
               f"{req.ref} · {req.title} ({_figures(c)}): “{cmd.text}”\nClose it with "
@@ -82,7 +82,7 @@ def _figures(c: Claim) -> str:
             + (f", sent back {plural(c.rework, 'time')}" if c.rework else ""))
 
 
-def creditable(s, c: Claim) -> int:
+def creditable(s: Session, c: Claim) -> int:
     """Units a dispute may still credit: what was claimed or reported, less what is verified or credited."""
     credited = sum(s.exec(select(Dispute.units_credited).where(Dispute.claim_id == c.id)).all())
     return max(0, max(c.units, c.units_done) - c.units_verified - credited)
@@ -91,7 +91,7 @@ def creditable(s, c: Claim) -> int:
 def resolve_dispute(cmd: Resolve, number: int, ctx: Context) -> Reply:
     s = session(ctx)
     d = still_open(ctx, Dispute, number, "DS")
-    c = s.get(Claim, d.claim_id)
+    c = s.get_one(Claim, d.claim_id)
     req = get_request(ctx, c.request_id)
     units = cmd.units or 0
     if units > (most := creditable(s, c)):
@@ -102,9 +102,9 @@ def resolve_dispute(cmd: Resolve, number: int, ctx: Context) -> Reply:
     audit(ctx, "dispute.resolved", claim=c, units=units or None, dispute=d.ref, credit_cents=units * c.pay_cents)
     credit = (f" Credited {plural(units, 'verified unit')} at {money(c.pay_cents)}: {money(units * c.pay_cents)}, "
               "on the statement of this month." if units else " No units credited.")
-    org = s.get(Org, d.org_id)
+    org = s.get_one(Org, d.org_id)
     reply = Reply(tone=Tone.SUCCESS, text=f"{d.ref} ({org.name}, {req.ref}) is resolved: “{cmd.text}”.{credit}")
-    told = {p.id for p in admins_of(s, d.org_id)} | {d.raised_by_id}
+    told = {pk(p) for p in admins_of(s, d.org_id)} | {d.raised_by_id}
     for pid in sorted(told):
         reply.tell(Message(audience=Audience.DM, person_id=pid, request_id=req.id, title=f"Dispute {d.ref} resolved",
                            tone=Tone.SUCCESS, text=f"{ctx.actor.name} resolved your dispute {d.ref} about "

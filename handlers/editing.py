@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.clock import _next_tier, _tiers, widen_to
 from handlers.common import (
@@ -24,7 +24,7 @@ from handlers.registry import command
 from handlers.requests import MAX_TIER, PostRequest, check_request
 from handlers.types import Audience, CardChange, Context, Fact, Form, Message, Reply, Tone
 from handlers.views import STATUS_WORDS, has_private, tiers_text
-from models.tables import LIVE_CLAIM, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest
+from models.tables import LIVE_CLAIM, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest, pk
 
 EDIT_EXAMPLE = 'edit SR-7 units=30 deadline=2027-03-12 site="14 Main St, Hicksville"'
 # the `edit` option → the request's column
@@ -93,11 +93,11 @@ def edit(cmd: EditRequest, ctx: Context) -> Reply:
     changed = {col: (getattr(req, col), value) for col, value in new.items() if getattr(req, col) != value}
     if not changed:
         return Reply(text=f"Nothing to change: {req.ref} already has those values.")
-    for col, (_, value) in changed.items():
-        setattr(req, col, value)
+    for field, (_, value) in changed.items():
+        setattr(req, field, value)
     refresh_status(req, ctx.now)
     audit(ctx, "request.edited", request=req, units=req.units, **audit_detail(changed))
-    reply = Reply(text="", tone=Tone.SUCCESS).card(req.id)
+    reply = Reply(text="", tone=Tone.SUCCESS).card(pk(req))
     told = tell_claimants(ctx, req, changed, reply)
     tz = str(ctx.actor.tz)
     reply.text = (f"Edited {req.ref} · {req.title}: " + "; ".join(describe(col, old, value, tz)
@@ -173,10 +173,10 @@ def audit_detail(changed: dict) -> dict:
     """What the audit keeps of an edit: which fields changed, and the old and new values of the public
     figures only (never a customer, site or contact)."""
     detail: dict = {"changed": ", ".join(changed)}
-    for col in ("units", "deadline", "pay_cents", "bill_cents", "minutes_per_unit", "approval_required"):
-        if col in changed:
-            old, new = changed[col]
-            detail["request_units" if col == "units" else col] = f"{_plain(old)} → {_plain(new)}"
+    for field in ("units", "deadline", "pay_cents", "bill_cents", "minutes_per_unit", "approval_required"):
+        if field in changed:
+            old, new = changed[field]
+            detail["request_units" if field == "units" else field] = f"{_plain(old)} → {_plain(new)}"
     return detail
 
 
@@ -206,8 +206,8 @@ def tell_claimants(ctx: Context, req: SurgeRequest, changed: dict, reply: Reply)
         return []
     s = session(ctx)
     told = []
-    rows = s.exec(select(Claim, Person).where(Claim.request_id == req.id, Claim.status.in_(LIVE_CLAIM),
-                                              Claim.person_id == Person.id).order_by(Claim.id)).all()
+    rows = s.exec(select(Claim, Person).where(Claim.request_id == req.id, col(Claim.status).in_(LIVE_CLAIM),
+                                              Claim.person_id == Person.id).order_by(col(Claim.id))).all()
     for claim, person in rows:
         # a claim still waiting for approval has not been given the customer, site or contact
         theirs = [col for col in cols if claim.status != ClaimStatus.PENDING or col not in PRIVATE]
@@ -272,7 +272,7 @@ def reopen(cmd: ReopenRequest, ctx: Context) -> Reply:
         f"offered to {tiers_text(req.tier, req.visible_tier)}. Its cards show it open again, and it is posted "
         "wherever it had no card.",
         tone=Tone.SUCCESS,
-    ).card(req.id, CardChange.POST)
+    ).card(pk(req), CardChange.POST)
 
 
 class WidenRequest(BaseModel):

@@ -8,7 +8,7 @@ Amounts are exact: the grammar reads dollars and cents as whole cents, never thr
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.common import audit, get_request, money, session, when
 from handlers.errors import Conflict, NotFound, UsageError
@@ -17,7 +17,7 @@ from handlers.incidents import parse_ref
 from handlers.registry import command
 from handlers.types import Audience, Context, Message, Reply, Tone
 from models.ledger import Expense, ExpenseStatus
-from models.tables import Claim, ClaimStatus, Role
+from models.tables import Claim, ClaimStatus, Role, pk
 
 EXPENSE_EXAMPLE = 'expense SR-7 45.00 "patch cable"'
 SPENDABLE = (ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS, ClaimStatus.DONE, ClaimStatus.VERIFIED)
@@ -39,10 +39,10 @@ def expense(cmd: ClaimExpense, ctx: Context) -> Reply:
     if cmd.amount <= 0:
         raise UsageError("An expense is an amount above 0.", example=EXPENSE_EXAMPLE)
     c = s.exec(select(Claim).where(Claim.request_id == req.id, Claim.person_id == ctx.actor.person_id,
-                                   Claim.status.in_(SPENDABLE)).order_by(Claim.id.desc())).first()
+                                   col(Claim.status).in_(SPENDABLE)).order_by(col(Claim.id).desc())).first()
     if c is None:
         raise Conflict(f"You have no claim on {req.ref} to put an expense on; only its claimant can.")
-    e = Expense(claim_id=c.id, org_id=c.org_id, person_id=ctx.actor.person_id, amount_cents=cmd.amount,
+    e = Expense(claim_id=pk(c), org_id=c.org_id, person_id=ctx.actor.pid, amount_cents=cmd.amount,
                 what=cmd.what, at=ctx.now)
     s.add(e)
     s.flush()
@@ -69,7 +69,7 @@ def _waiting(ctx: Context, raw: str, verb: str) -> Expense:
 
 def _decide(ctx: Context, e: Expense, status: ExpenseStatus, reason: str = "") -> tuple[Claim, str]:
     e.status, e.decided_by_id, e.decided_at, e.reason = status, ctx.actor.person_id, ctx.now, reason
-    c = session(ctx).get(Claim, e.claim_id)
+    c = session(ctx).get_one(Claim, e.claim_id)
     audit(ctx, f"expense.{status}", claim=c, expense=e.ref, amount_cents=e.amount_cents, why=reason)
     return c, f"{e.ref} ({money(e.amount_cents)}, “{e.what}”)"
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, field_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from handlers.common import audit, money, session
 from handlers.errors import Conflict, NotFound, UsageError
@@ -24,7 +24,8 @@ from handlers.incidents import RESOLVERS, Resolve, age, parse_ref, still_open
 from handlers.registry import command
 from handlers.types import Audience, Context, Fact, Message, Reply, Tone
 from models.followups import Lead, LeadState, Problem, lead_key
-from models.tables import Claim, Org, Person, Role, SurgeRequest
+from models.queries import total
+from models.tables import Claim, Org, Person, Role, SurgeRequest, pk, pks
 
 PROBLEM_REMINDER = timedelta(hours=4)
 REMIND_WITHIN = timedelta(days=7)  # problems older than this when reminders arrived are not chased
@@ -50,9 +51,10 @@ def open_problem_lines(s: Session, now: datetime, limit: int = 200) -> list[str]
     """Open problems, oldest first: id, request, who raised it, age and what happened."""
     rows = s.exec(
         select(Problem, SurgeRequest.title, Person.name, Org.name)
-        .join(SurgeRequest, SurgeRequest.id == Problem.request_id).join(Person, Person.id == Problem.person_id)
-        .join(Org, Org.id == Problem.org_id).where(Problem.resolved_at.is_(None))
-        .order_by(Problem.at, Problem.id).limit(limit)
+        .join(SurgeRequest, col(SurgeRequest.id) == Problem.request_id)
+        .join(Person, col(Person.id) == Problem.person_id)
+        .join(Org, col(Org.id) == Problem.org_id).where(col(Problem.resolved_at).is_(None))
+        .order_by(col(Problem.at), col(Problem.id)).limit(limit)
     ).all()
     return [f"{p.ref} · SR-{p.request_id} · {title}, {name} ({org}), {age(now, p.at)}: “{_short(p.text)}”"
             for p, title, name, org in rows]
@@ -81,8 +83,8 @@ def resolve_problem(cmd: Resolve, number: int, ctx: Context) -> Reply:
     s = session(ctx)
     p = still_open(ctx, Problem, number, "PR")
     p.resolution, p.resolved_by_id, p.resolved_at = cmd.text, ctx.actor.person_id, ctx.now
-    req = s.get(SurgeRequest, p.request_id)
-    raiser = s.get(Person, p.person_id)
+    req = s.get_one(SurgeRequest, p.request_id)
+    raiser = s.get_one(Person, p.person_id)
     audit(ctx, "problem.resolved", request=req, org_id=p.org_id, problem=p.ref, text=cmd.text)
     return Reply(tone=Tone.SUCCESS, text=f"{p.ref} on {req.ref} ({raiser.name}) is resolved; "
                  f"{raiser.name} is told.").tell(Message(
@@ -97,16 +99,16 @@ RESOLVERS["PR"] = resolve_problem
 
 def overdue_problems(s: Session, now: datetime) -> list[int]:
     """Problems left open for `PROBLEM_REMINDER` (and raised within `REMIND_WITHIN`): the clock's."""
-    return list(s.exec(select(Problem.id).where(
-        Problem.resolved_at.is_(None), Problem.at <= now - PROBLEM_REMINDER, Problem.at > now - REMIND_WITHIN,
-    ).order_by(Problem.id)).all())
+    return pks(s.exec(select(Problem.id).where(
+        col(Problem.resolved_at).is_(None), Problem.at <= now - PROBLEM_REMINDER, Problem.at > now - REMIND_WITHIN,
+    ).order_by(col(Problem.id))).all())
 
 
 def problem_reminder(s: Session, problem_id: int, now: datetime) -> Reply:
     """The one reminder to the dispatchers about a problem still open."""
-    p = s.get(Problem, problem_id)
-    req = s.get(SurgeRequest, p.request_id)
-    raiser = s.get(Person, p.person_id)
+    p = s.get_one(Problem, problem_id)
+    req = s.get_one(SurgeRequest, p.request_id)
+    raiser = s.get_one(Person, p.person_id)
     return Reply(text="", messages=[Message(
         audience=Audience.DISPATCH, request_id=req.id, private=True, tone=Tone.WARNING,
         text=f"⏰ {p.ref} on {req.ref} · {req.title}, raised by {raiser.name}, is still open "
@@ -126,13 +128,15 @@ def hand_back(ctx: Context, req: SurgeRequest, claim: Claim, text: str) -> tuple
 
     if (found := earlier()) is not None:
         return found, False
-    lead = Lead(request_id=req.id, person_id=claim.person_id, org_id=claim.org_id, text=text, at=ctx.now, key=key)
+    lead = Lead(request_id=pk(req), person_id=claim.person_id, org_id=claim.org_id, text=text, at=ctx.now, key=key)
     try:
         with s.begin_nested():  # the same lead sent twice at once: the unique key lets one in
             s.add(lead)
             s.flush()
     except IntegrityError:
-        return earlier(), False
+        if (found := earlier()) is None:  # the unique key let the other one in, so it is there
+            raise
+        return found, False
     return lead, True
 
 
@@ -145,16 +149,17 @@ def _lead_line(lead: Lead, title: str, name: str, org: str, now: datetime) -> st
 def lead_lines(s: Session, now: datetime, *, open_only: bool = False, limit: int = 200) -> list[str]:
     """Leads, newest first (only new and contacted ones with `open_only`), each with its state."""
     stmt = (select(Lead, SurgeRequest.title, Person.name, Org.name)
-            .join(SurgeRequest, SurgeRequest.id == Lead.request_id).join(Person, Person.id == Lead.person_id)
-            .join(Org, Org.id == Lead.org_id))
+            .join(SurgeRequest, col(SurgeRequest.id) == Lead.request_id)
+            .join(Person, col(Person.id) == Lead.person_id).join(Org, col(Org.id) == Lead.org_id))
     if open_only:
-        stmt = stmt.where(Lead.state.in_([LeadState.NEW, LeadState.CONTACTED]))
-    return [_lead_line(*row, now) for row in s.exec(stmt.order_by(Lead.at.desc(), Lead.id.desc()).limit(limit)).all()]
+        stmt = stmt.where(col(Lead.state).in_([LeadState.NEW, LeadState.CONTACTED]))
+    rows = s.exec(stmt.order_by(col(Lead.at).desc(), col(Lead.id).desc()).limit(limit)).all()
+    return [_lead_line(*row, now) for row in rows]
 
 
 def won_leads(s: Session, org_id: int) -> tuple[int, int]:
     """How many of the partner's leads were won, and what they are worth in cents."""
-    n, cents = s.exec(select(func.count(), func.coalesce(func.sum(Lead.value_cents), 0))
+    n, cents = s.exec(select(func.count(), total(Lead.value_cents))
                       .where(Lead.org_id == org_id, Lead.state == LeadState.WON)).one()
     return int(n), int(cents)
 
@@ -171,7 +176,7 @@ def leads(cmd: ListLeads, ctx: Context) -> Reply:
     if not lines:
         return Reply(title="Leads", text="No leads handed back yet.")
     counts = dict(s.exec(select(Lead.state, func.count()).group_by(Lead.state)).all())
-    worth = s.exec(select(func.coalesce(func.sum(Lead.value_cents), 0)).where(Lead.state == LeadState.WON)).one()
+    worth = s.exec(select(total(Lead.value_cents)).where(Lead.state == LeadState.WON)).one()
     summary = " · ".join(f"{counts.get(st, 0):,} {st.value}" for st in LeadState) + f" · won {money(int(worth))}"
     more = f"\n…and {len(lines) - SHOWN} more" if len(lines) > SHOWN else ""
     return Reply(title=f"Leads ({len(lines)})", private=True, text=summary, fields=[Fact(
@@ -215,7 +220,7 @@ def lead_status(cmd: LeadStatus, ctx: Context) -> Reply:
     lead.state = cmd.state
     won = cmd.state == LeadState.WON
     lead.value_cents = (lead.value_cents if cmd.value is None else cmd.value) if won else None
-    req = s.get(SurgeRequest, lead.request_id)
+    req = s.get_one(SurgeRequest, lead.request_id)
     audit(ctx, "lead.status", request=req, org_id=lead.org_id, lead=lead.ref, was=was, state=lead.state,
           value_cents=lead.value_cents)
     worth = f", worth {money(lead.value_cents)}" if lead.value_cents else ""

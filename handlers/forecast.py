@@ -33,14 +33,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.common import plural, when
 from handlers.core import enqueue
 from handlers.followups import folded
 from handlers.types import Audience, Fact, Message, Tone
 from models.db import Database
-from models.tables import AuditEntry, ProcessedInteraction, RequestStatus, SurgeRequest
+from models.tables import AuditEntry, ProcessedInteraction, RequestStatus, SurgeRequest, pk
 
 EVIDENCE = timedelta(minutes=30)
 OPEN = (RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED)
@@ -69,7 +69,7 @@ def project(req: SurgeRequest, now: datetime, offered_since: datetime | None = N
     elapsed = (now - req.created_at).total_seconds()
     ahead = (req.deadline - now).total_seconds()
     more = int(req.units_taken * ahead // elapsed)
-    return Projection(request_id=req.id, ref=req.ref, title=req.title, units=req.units, taken=req.units_taken,
+    return Projection(request_id=pk(req), ref=req.ref, title=req.title, units=req.units, taken=req.units_taken,
                       more=more, short=max(0, req.units_left - more), deadline=req.deadline,
                       visible_tier=req.visible_tier)
 
@@ -78,17 +78,17 @@ def _last_widened(s: Session, request_ids: list[int]) -> dict[int, datetime]:
     if not request_ids:
         return {}
     rows = s.exec(select(AuditEntry.request_id, func.max(AuditEntry.at)).where(
-        AuditEntry.action == "request.widened", AuditEntry.request_id.in_(request_ids))
-        .group_by(AuditEntry.request_id)).all()
-    return dict(rows)
+        AuditEntry.action == "request.widened", col(AuditEntry.request_id).in_(request_ids))
+        .group_by(col(AuditEntry.request_id))).all()
+    return {rid: at for rid, at in rows if rid is not None}  # none is: the ids were asked for
 
 
 def projected_short(*, session: Session, now: datetime) -> list[Projection]:
     """Every open request projected to be left with unclaimed units at its deadline, soonest first."""
-    reqs = session.exec(select(SurgeRequest).where(SurgeRequest.status.in_(OPEN), SurgeRequest.deadline > now)
-                        .order_by(SurgeRequest.deadline, SurgeRequest.id)).all()
-    widened = _last_widened(session, [r.id for r in reqs])
-    out = [project(r, now, widened.get(r.id)) for r in reqs]
+    reqs = session.exec(select(SurgeRequest).where(col(SurgeRequest.status).in_(OPEN), SurgeRequest.deadline > now)
+                        .order_by(col(SurgeRequest.deadline), col(SurgeRequest.id))).all()
+    widened = _last_widened(session, [pk(r) for r in reqs])
+    out = [project(r, now, widened.get(pk(r))) for r in reqs]
     return [p for p in out if p is not None and p.short > 0]
 
 

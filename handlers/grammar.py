@@ -139,7 +139,7 @@ def tokenize(text: str) -> list[Token]:
             word = "".join(buf)
             m = _OPTION.match(word)
             key = m.group(1).lower() if m and (quoted_from is None or m.end() <= quoted_from) else None
-            tokens.append(Token(word[m.end():] if key else word, key))
+            tokens.append(Token(word[m.end():] if m and key else word, key))
         buf, quoted_from = [], None
 
     chars = iter(text)
@@ -191,12 +191,12 @@ def convert(kind: Kind, raw: str, name: str, *, max_len: int = 200) -> Any:
         return value
     if kind is Kind.NUMBER:
         try:
-            value = Decimal(raw)
+            number = Decimal(raw)
         except InvalidOperation:
-            value = Decimal(0)
-        if not value.is_finite() or float(value) <= 0 or value > 24 * 366:
+            number = Decimal(0)
+        if not number.is_finite() or float(number) <= 0 or number > 24 * 366:
             raise UsageError(f"{name.capitalize()} must be a number above 0, like 6 or 7.5; “{_short(raw)}” isn't.")
-        return float(value)
+        return float(number)
     if kind is Kind.MONEY:
         m = _MONEY.match("".join(ascii_digits(ch) or ch for ch in raw))
         if not m:
@@ -221,7 +221,7 @@ def convert(kind: Kind, raw: str, name: str, *, max_len: int = 200) -> Any:
     if kind is Kind.SCORE:
         if (ascii_digits(raw) or raw) not in {"1", "2", "3", "4", "5"}:
             raise UsageError(f"{name.capitalize()} is a score from 1 (poor) to 5 (excellent); “{_short(raw)}” isn't.")
-        return int(ascii_digits(raw))
+        return int(ascii_digits(raw) or raw)
     if not raw:
         raise UsageError(f"{name.capitalize()} cannot be empty.")
     _check_len(raw, name, max_len)

@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import and_, delete, func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.common import session, when
 from handlers.registry import command
 from handlers.types import Context, Fact, Reply, Tone
 from models.db import Database
-from models.tables import OutboxDelivery, OutboxMessage, ProcessedInteraction, Role
+from models.tables import OutboxDelivery, OutboxKind, OutboxMessage, OutboxStatus, ProcessedInteraction, Role
 
 log = logging.getLogger("surge.health")
 
@@ -49,12 +49,12 @@ class Failures(BaseModel):
          example="failures", roles={Role.MANAGER, Role.ADMIN}, who="managers, admins", reads_only=True)
 def failures(cmd: Failures, ctx: Context) -> Reply:
     s = session(ctx)
-    failed = OutboxMessage.status == "failed"
+    failed = OutboxMessage.status == OutboxStatus.FAILED
     total = s.exec(select(func.count()).select_from(OutboxMessage).where(failed)).one()
     if not total:
         return Reply(title="Delivery failures", text="Nothing failed for good: every message and card was delivered "
                      "or is still being retried.")
-    rows = s.exec(select(OutboxMessage).where(failed).order_by(OutboxMessage.id.desc()).limit(SHOWN)).all()
+    rows = s.exec(select(OutboxMessage).where(failed).order_by(col(OutboxMessage.id).desc()).limit(SHOWN)).all()
     facts = [Fact(label=f"#{r.id} · {_what(r)}", value=f"{r.attempts} attempts, gave up {when(r.next_attempt_at, ctx.actor.timezone)}: "
                   f"{(r.last_error or 'no error recorded')[:160]}") for r in rows]
     more = f" (the newest {SHOWN} shown)" if total > SHOWN else ""
@@ -68,7 +68,7 @@ def _what(row: OutboxMessage) -> str:
     where = p.get("_only") or {}
     target = f"person {where['person']}" if "person" in where else \
         f"{where['platform']} {where['channel']}" if where else ""
-    if row.kind == "card":
+    if row.kind == OutboxKind.CARD:
         what = f"card for SR-{p.get('request_id')}"
     else:
         what = f"message to {p.get('audience', '?')}" + (f" about SR-{p['request_id']}" if p.get("request_id") else "")
@@ -80,13 +80,14 @@ def trim(db: Database, now: datetime) -> dict[str, int]:
 
     def work(s: Session) -> dict[str, int]:
         ob, pi = OutboxMessage, ProcessedInteraction
-        clock_key = or_(*(pi.key.startswith(prefix) for prefix in CLOCK_KEYS))
+        clock_key = or_(*(col(pi.key).startswith(prefix) for prefix in CLOCK_KEYS))
+        status, created, at = col(ob.status), col(ob.created_at), col(pi.at)
         gone = {
-            "sent": s.execute(delete(ob).where(ob.status == "sent", ob.created_at < now - SENT_KEPT)).rowcount,
-            "failed": s.execute(delete(ob).where(ob.status == "failed", ob.created_at < now - FAILED_KEPT)).rowcount,
-            "deliveries": s.execute(delete(OutboxDelivery).where(OutboxDelivery.at < now - SENT_KEPT)).rowcount,
-            "keys": s.execute(delete(pi).where(or_(
-                and_(pi.at < now - REPLAY_KEPT, ~clock_key), and_(pi.at < now - CLOCK_KEPT, clock_key)))).rowcount,
+            "sent": s.exec(delete(ob).where(status == OutboxStatus.SENT, created < now - SENT_KEPT)).rowcount,
+            "failed": s.exec(delete(ob).where(status == OutboxStatus.FAILED, created < now - FAILED_KEPT)).rowcount,
+            "deliveries": s.exec(delete(OutboxDelivery).where(col(OutboxDelivery.at) < now - SENT_KEPT)).rowcount,
+            "keys": s.exec(delete(pi).where(or_(
+                and_(at < now - REPLAY_KEPT, ~clock_key), and_(at < now - CLOCK_KEPT, clock_key)))).rowcount,
         }
         return {k: v for k, v in gone.items() if v}
 

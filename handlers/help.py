@@ -27,7 +27,7 @@ def help_(cmd: Help, ctx: Context) -> Reply:
                      fields=[Fact(label="Usage", value=f"`{spec.usage}`"), Fact(label="Example", value=f"`{spec.example}`")])
     allowed = [s for s in (*REGISTRY.values(), *PREFIXED.values()) if s.allows(actor.roles, actor.known)]
     lines = [f"`{s.usage}` — {s.summary}" for s in sorted(allowed, key=lambda s: s.name)]
-    intro = (f"Hi {actor.name.split()[0]}! Here's what you can do:" if actor.known
+    intro = (f"Hi {(actor.name or '').split()[0]}! Here's what you can do:" if actor.known
              else f"{deactivated(session(ctx), actor.identity) or not_on_roster(session(ctx))} Meanwhile:")
     return Reply(title="Surge commands", text=intro + "\n" + "\n".join(lines) +
                  "\nRequest ids: SR-7, sr-7 or 7. Quote values with spaces: `customer=\"Acme Ltd\"`.")

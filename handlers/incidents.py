@@ -21,7 +21,7 @@ from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
 from handlers.types import Audience, Context, Message, Reply, Tone
 from models.records import IncidentLine, incidents
-from models.tables import Incident, IncidentKind, Org, Person, Role
+from models.tables import Incident, IncidentKind, Org, Person, Role, pk
 
 INCIDENT_EXAMPLE = 'incident Contoso "tech offered the customer a direct contract" SR-7 kind=solicitation'
 RESOLVE_EXAMPLE = 'resolve IN-3 "spoke with their owner; the tech no longer works our jobs"'
@@ -112,13 +112,13 @@ def incident(cmd: ReportIncident, ctx: Context) -> Reply:
     s = session(ctx)
     org = find_partner(ctx, cmd.partner)
     req = get_request(ctx, cmd.request) if cmd.request is not None else None
-    inc = Incident(org_id=org.id, request_id=req.id if req else None, reported_by_id=ctx.actor.person_id,
+    inc = Incident(org_id=pk(org), request_id=req.id if req else None, reported_by_id=ctx.actor.pid,
                    kind=cmd.kind, text=cmd.text, at=ctx.now)
     s.add(inc)
     s.flush()
     audit(ctx, "incident.recorded", request=req, org_id=org.id, incident=inc.ref, kind=cmd.kind)
     about = f" on {req.ref} · {req.title}" if req else ""
-    admins = admins_of(s, org.id)
+    admins = admins_of(s, pk(org))
     reply = Reply(tone=Tone.SUCCESS, text=f"Recorded {inc.ref} ({cmd.kind}) against {org.name}{about}. " + (
         f"Told {', '.join(p.name for p in admins)}; their response will come to you."
         if admins else f"{org.name} has no partner admin on the roster to tell."))
@@ -192,7 +192,7 @@ def resolve_incident(cmd: Resolve, number: int, ctx: Context) -> Reply:
     inc = still_open(ctx, Incident, number, "IN")
     inc.resolution, inc.resolved_by_id, inc.resolved_at = cmd.text, ctx.actor.person_id, ctx.now
     audit(ctx, "incident.resolved", org_id=inc.org_id, incident=inc.ref)
-    org = s.get(Org, inc.org_id)
+    org = s.get_one(Org, inc.org_id)
     reply = Reply(tone=Tone.SUCCESS, text=f"{inc.ref} ({inc.kind}, {org.name}) is resolved: “{cmd.text}”")
     for p in admins_of(s, inc.org_id):  # the resolution is the home MSP's own note: not sent to the partner
         reply.tell(Message(audience=Audience.DM, person_id=p.id, title=f"Incident {inc.ref} closed",

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from handlers.common import plural
 from handlers.types import Audience, Identity, Message, Reply, Tone
-from models.tables import LIVE_CLAIM, Channel, Claim, Org, Person, Role, SurgeRequest
+from models.tables import LIVE_CLAIM, Channel, Claim, Org, Person, Role, SurgeRequest, pk
 
 if TYPE_CHECKING:
     from handlers.roster import RosterIn, _Apply
@@ -34,7 +35,7 @@ def sync_active(apply: _Apply, r: RosterIn) -> None:
             else:
                 gone.append(person)
     chans = {(c.platform, c.id) for c in r.channels}
-    for chan in s.exec(select(Channel).order_by(Channel.id)).all():
+    for chan in s.exec(select(Channel).order_by(col(Channel.id))).all():
         listed = (chan.platform, chan.external_id) in chans
         if listed != chan.active:
             chan.active = listed
@@ -45,11 +46,12 @@ def sync_active(apply: _Apply, r: RosterIn) -> None:
 
 
 def _open_claims(s: Session, person_ids: list[int]) -> dict[int, list[str]]:
-    rows = s.exec(
-        select(Claim.person_id, SurgeRequest.id, SurgeRequest.title, Claim.units, Claim.status)
-        .join(SurgeRequest, SurgeRequest.id == Claim.request_id)
-        .where(Claim.person_id.in_(person_ids), Claim.status.in_(LIVE_CLAIM))
-        .order_by(SurgeRequest.deadline, SurgeRequest.id)
+    rows = s.execute(
+        sa_select(col(Claim.person_id), col(SurgeRequest.id), col(SurgeRequest.title), col(Claim.units),
+                  col(Claim.status))
+        .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
+        .where(col(Claim.person_id).in_(person_ids), col(Claim.status).in_(LIVE_CLAIM))
+        .order_by(col(SurgeRequest.deadline), col(SurgeRequest.id))
     ).all()
     out: dict[int, list[str]] = {}
     for pid, rid, title, units, status in rows:
@@ -62,11 +64,11 @@ def _tell_dispatch(apply: _Apply, gone: list[Person]) -> None:
     from handlers.core import enqueue  # the core's own outbox writer, in this load's transaction
 
     s = apply.s
-    claims = _open_claims(s, [p.id for p in gone])
+    claims = _open_claims(s, [pk(p) for p in gone])
     orgs = dict(s.exec(select(Org.id, Org.name)).all())
     lines = []
     for p in gone:
-        held = claims.get(p.id, [])
+        held = claims.get(pk(p), [])
         apply.note(f"deactivated person {p.name} ({orgs.get(p.org_id, '?')})"
                    + (": open claims " + "; ".join(held) if held else ""))
         lines += [f"• {p.name} ({orgs.get(p.org_id, '?')}): {c}" for c in held]

@@ -5,7 +5,7 @@ import re
 from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.common import (
     audit, get_request, is_closed, money, plural, session, to_utc, when,
@@ -20,7 +20,7 @@ from handlers.views import (
 )
 from models.queries import unreachable_teams_channels
 from models.tables import (
-    LIVE_CLAIM, AuditEntry, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest,
+    LIVE_CLAIM, AuditEntry, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest, pk,
 )
 
 REQUEST_EXAMPLE = 'request "DST patch, Main St office" units=40 deadline=2027-03-10 pay=35 bill=60 town="Hicksville"'
@@ -120,7 +120,7 @@ def leaks(cmd: PostRequest) -> list[tuple[str, str]]:
             whole = value.casefold()
             pairs = [f"{a} {b}" for a, b in zip(words, words[1:]) if telling(a) or telling(b)]
             if len(whole) >= 3 and whole not in town and _mentions(text, whole):
-                hit = f"“{value}”: it is the {private}"
+                hit: str | None = f"“{value}”: it is the {private}"
             else:
                 hit = next((f"“{p}”: these are words of the {private} (“{value}”)" for p in pairs
                             if _mentions(text, p.casefold())), None) or next(
@@ -164,6 +164,7 @@ def check_request(ctx: Context, cmd: PostRequest, *, example: str) -> tuple[date
     problems = request_problems(cmd)
     if problems:
         raise UsageError(problems[0][1], example=example)
+    assert cmd.deadline is not None  # PostRequest requires it once there is a title
     deadline = to_utc(ctx, cmd.deadline)
     if deadline <= ctx.now:
         raise UsageError(f"The deadline {when(deadline, ctx.actor.tz)} has already passed.", example=example)
@@ -191,12 +192,13 @@ def post_request(cmd: PostRequest, ctx: Context) -> Reply:
     if cmd.title is None:
         return Reply(text="Fill in the request form.", form=Form.REQUEST)
     deadline, start = check_request(ctx, cmd, example=REQUEST_EXAMPLE)
+    assert cmd.units is not None  # PostRequest requires it once there is a title
     req = SurgeRequest(
         title=cmd.title, scope=cmd.scope, skills=cmd.skills, units=cmd.units, minutes_per_unit=cmd.minutes,
         pay_cents=cmd.pay, bill_cents=cmd.bill, window_start=start, deadline=deadline,
         customer=cmd.customer, site=cmd.site, town=cmd.town, contact=cmd.contact,
         approval_required=cmd.approval, tier=cmd.tier, visible_tier=cmd.tier, tier_delay_minutes=cmd.delay,
-        created_by_id=ctx.actor.person_id, created_at=ctx.now, updated_at=ctx.now,
+        created_by_id=ctx.actor.pid, created_at=ctx.now, updated_at=ctx.now,
     )
     s = session(ctx)
     s.add(req)
@@ -210,7 +212,7 @@ def post_request(cmd: PostRequest, ctx: Context) -> Reply:
         text=f"Posted *{req.ref}* · {req.title}: {plural(req.units, 'unit')} by {when(deadline, ctx.actor.tz)}, "
         f"to tier {req.tier} partner channels and dispatch.{warn}",
         tone=Tone.SUCCESS,
-    ).card(req.id, CardChange.POST)
+    ).card(pk(req), CardChange.POST)
     return reveal(reply, req)  # the dispatcher sees the private details they entered
 
 
@@ -221,13 +223,13 @@ class ListRequests(BaseModel):
 @command("list", summary="open requests you may see", usage="list", example="list", reads_only=True)
 def list_requests(cmd: ListRequests, ctx: Context) -> Reply:
     s = session(ctx)
-    shown = (RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED)
+    shown: tuple[RequestStatus, ...] = (RequestStatus.OPEN, RequestStatus.PARTLY_CLAIMED)
     stmt = select(SurgeRequest).where(SurgeRequest.deadline > ctx.now)
     if ctx.actor.is_home:
         shown += (RequestStatus.FULLY_CLAIMED,)
     else:  # a partner sees a request once it is offered as wide as the partner's tier
         stmt = stmt.where(SurgeRequest.visible_tier >= ctx.actor.tier)
-    rows = s.exec(stmt.where(SurgeRequest.status.in_(shown)).order_by(SurgeRequest.deadline).limit(40)).all()
+    rows = s.exec(stmt.where(col(SurgeRequest.status).in_(shown)).order_by(col(SurgeRequest.deadline)).limit(40)).all()
     if not rows:
         return Reply(text="No open requests right now.")
     tz = ctx.actor.tz
@@ -252,7 +254,7 @@ def status(cmd: ShowStatus, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request)
     tz = str(ctx.actor.tz)
-    claims = claims_of(s, req.id)
+    claims = claims_of(s, pk(req))
     if ctx.actor.is_home:
         card = dispatch_card(req, claims, tz)
         return answer(card, text="\n".join([card.text, *unreached_lines(s, req)]))
@@ -302,13 +304,13 @@ def cancel(cmd: CancelRequest, ctx: Context) -> Reply:
         raise Conflict(f"{req.ref} is already {STATUS_WORDS[req.status].lower()}.")
     reply = Reply(text="", tone=Tone.SUCCESS)
     told = []
-    for claim in s.exec(select(Claim).where(Claim.request_id == req.id, Claim.status.in_(LIVE_CLAIM))).all():
+    for claim in s.exec(select(Claim).where(Claim.request_id == req.id, col(Claim.status).in_(LIVE_CLAIM))).all():
         was = claim.status
         claim.status = ClaimStatus.CANCELLED
         claim.closed_at = ctx.now
         req.units_taken -= claim.units
         audit(ctx, "claim.cancelled", claim=claim, units=claim.units, was=was)
-        person = s.get(Person, claim.person_id)
+        person = s.get_one(Person, claim.person_id)
         told.append(person.name)
         reply.tell(Message(
             audience=Audience.DM, person_id=claim.person_id, request_id=req.id, tone=Tone.WARNING,
@@ -321,7 +323,7 @@ def cancel(cmd: CancelRequest, ctx: Context) -> Reply:
     req.updated_at = ctx.now
     audit(ctx, "request.cancelled", request=req, why=cmd.why)
     reply.text = f"Cancelled {req.ref}." + (f" Told {', '.join(told)}." if told else " Nobody had claimed it.")
-    return reply.card(req.id)
+    return reply.card(pk(req))
 
 
 class ShowAudit(BaseModel):
@@ -334,8 +336,8 @@ def show_audit(cmd: ShowAudit, ctx: Context) -> Reply:
     s = session(ctx)
     req = get_request(ctx, cmd.request)
     rows = s.exec(
-        select(AuditEntry, Person).join(Person, AuditEntry.actor_id == Person.id, isouter=True)
-        .where(AuditEntry.request_id == req.id).order_by(AuditEntry.id)
+        select(AuditEntry, Person).join(Person, col(AuditEntry.actor_id) == Person.id, isouter=True)
+        .where(AuditEntry.request_id == req.id).order_by(col(AuditEntry.id))
     ).all()
     tz = ctx.actor.tz
     lines = []

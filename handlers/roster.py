@@ -19,7 +19,8 @@ from handlers.contracts import add_months, text_hash
 from handlers.lifecycle import sync_active
 from models.db import Database
 from models.tables import (
-    AgreementVersion, AuditEntry, Channel, GuidelineVersion, Org, OrgKind, OrgStatus, Person, Role, Signature,
+    AgreementVersion, AuditEntry, Channel, ChannelPurpose, GuidelineVersion, Org, OrgKind, OrgStatus, Person,
+    Platform, Role, Signature, pk,
 )
 
 
@@ -52,7 +53,11 @@ _Loader.yaml_implicit_resolvers = {
 }
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
-_Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(loader.construct_scalar(node), 10))
+def _int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(loader.construct_scalar(node), 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _int)
 
 
 def _tz(value: str | None) -> str | None:
@@ -200,21 +205,21 @@ def _cross_check(r: RosterIn, data: dict, lines: dict, name: str) -> list[str]:
             err(("partners", i, "signed", "version"),
                 f"signed version {p.signed.version!r} is not the agreement's version {r.agreement.version!r}")
     seen: dict[tuple[str, str], str] = {}
-    for i, p in enumerate(r.people):
-        if p.org.lower() not in orgs:
-            err(("people", i, "org"), f"unknown org {p.org!r} for {p.name}")
-        for key, value in (("name", p.name.lower()), ("slack", p.slack), ("teams", p.teams)):
+    for i, who in enumerate(r.people):
+        if who.org.lower() not in orgs:
+            err(("people", i, "org"), f"unknown org {who.org!r} for {who.name}")
+        for key, value in (("name", who.name.lower()), ("slack", who.slack), ("teams", who.teams)):
             if value is None:
                 continue
             if (key, value) in seen:
-                err(("people", i, key), f"duplicate {key} {value!r} ({seen[(key, value)]} and {p.name})")
-            seen[(key, value)] = p.name
+                err(("people", i, key), f"duplicate {key} {value!r} ({seen[(key, value)]} and {who.name})")
+            seen[(key, value)] = who.name
     chans: set[tuple[str, str]] = set()
     for i, c in enumerate(r.channels):
         if (c.platform, c.id) in chans:
             err(("channels", i, "id"), f"duplicate {c.platform} channel {c.id!r}")
         chans.add((c.platform, c.id))
-        if c.purpose == "partners" and c.tier is None:
+        if c.purpose == ChannelPurpose.PARTNERS and c.tier is None:
             err(("channels", i, "purpose"), f"partner channel {c.id!r} needs a tier")
     return errors
 
@@ -230,7 +235,8 @@ def load_roster(db: Database, text: str, *, name: str = "roster", now: datetime 
 
 class _Apply:
     def __init__(self, s: Session, now: datetime, where=lambda loc: "roster:1"):
-        self.s, self.now, self.changes = s, now, []
+        self.s, self.now = s, now
+        self.changes: list[str] = []
         self.where = where  # a path in the file to "name:line", for errors found against the database
 
     def note(self, what: str) -> None:
@@ -268,13 +274,14 @@ class _Apply:
                                                f"partner {p.name}", on_create={"status": p.status})
         self._check_identities(r)
         self._release_moved_identities(r)
-        for p in r.people:
-            values = {"name": p.name, "org_id": orgs[p.org.lower()].id, "roles": [str(x) for x in p.roles],
-                      "slack_id": p.slack, "teams_id": p.teams, "timezone": p.timezone}
-            self.upsert(Person, [func.lower(Person.name) == p.name.lower()], values, f"person {p.name}")
+        for who in r.people:
+            values = {"name": who.name, "org_id": orgs[who.org.lower()].id, "roles": [str(x) for x in who.roles],
+                      "slack_id": who.slack, "teams_id": who.teams, "timezone": who.timezone}
+            self.upsert(Person, [func.lower(Person.name) == who.name.lower()], values, f"person {who.name}")
         for c in r.channels:
             self.upsert(Channel, [Channel.platform == c.platform, Channel.external_id == c.id],
-                        {"platform": c.platform, "external_id": c.id, "purpose": c.purpose, "tier": c.tier,
+                        {"platform": Platform(c.platform), "external_id": c.id, "purpose": ChannelPurpose(c.purpose),
+                         "tier": c.tier,
                          "name": c.name}, f"{c.platform} channel {c.id}")
         sync_active(self, r)
         ag = self._agreement(r.agreement)
@@ -362,7 +369,7 @@ class _Apply:
             Signature.signed_at == signed_at)).first()
         if exists:
             return
-        self.s.add(Signature(org_id=org.id, agreement_id=ag.id, typed_name=signed.by, signed_at=signed_at,
+        self.s.add(Signature(org_id=pk(org), agreement_id=pk(ag), typed_name=signed.by, signed_at=signed_at,
                              expires_at=add_months(signed_at, ag.term_months), text_hash=ag.text_hash,
                              method="imported"))
         self.note(f"imported signature of {org.name} on agreement version {ag.version} ({signed.by}, {signed.date})")

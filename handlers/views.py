@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.common import home_zone, money, plural, when
 from handlers.types import Action, ActionKind, Actor, Audience, Fact, Message, Reply, Tone
@@ -24,9 +24,10 @@ from models.tables import (
     Person,
     RequestStatus,
     SurgeRequest,
+    pk,
 )
 
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, str] = {  # keyed by RequestStatus (a stored status is its word)
     RequestStatus.OPEN: "Open",
     RequestStatus.PARTLY_CLAIMED: "Partly claimed",
     RequestStatus.FULLY_CLAIMED: "Fully claimed",
@@ -35,7 +36,7 @@ STATUS_WORDS = {
     RequestStatus.EXPIRED: "Expired",
 }
 
-CLAIM_WORDS = {
+CLAIM_WORDS: dict[str, str] = {  # keyed by ClaimStatus
     ClaimStatus.PENDING: "waiting for approval",
     ClaimStatus.ACTIVE: "claimed",
     ClaimStatus.IN_PROGRESS: "on site",
@@ -71,7 +72,7 @@ class PublicRequest(BaseModel):
     @classmethod
     def of(cls, req: SurgeRequest) -> PublicRequest:
         return cls(
-            id=req.id, title=req.title, scope=req.scope, town=req.town, skills=req.skills,
+            id=pk(req), title=req.title, scope=req.scope, town=req.town, skills=req.skills,
             units=req.units, units_left=req.units_left, minutes_per_unit=req.minutes_per_unit,
             pay_cents=req.pay_cents, deadline=req.deadline, status=req.status,
             status_reason=req.status_reason, approval_required=req.approval_required,
@@ -178,7 +179,7 @@ def claims_of(session: Session, request_id: int) -> list[tuple[Claim, Person, Or
     rows = session.exec(
         select(Claim, Person, Org)
         .where(Claim.request_id == request_id, Claim.person_id == Person.id, Claim.org_id == Org.id)
-        .order_by(Claim.id)
+        .order_by(col(Claim.id))
     ).all()
     return list(rows)
 

@@ -51,11 +51,11 @@ def track_records(*, session: Session) -> dict[int, TrackRecord]:
     claim_rows = session.execute(
         sa_select(
             col(Claim.org_id),
-            _when(verified, Claim.units_verified),
-            _when(verified, 1),
-            _when(and_(verified, col(Claim.done_at) <= SurgeRequest.deadline), 1),
-            _sum(Claim.rework),
-            _when(col(Claim.status) == ClaimStatus.RELEASED, 1),
+            total_when(verified, Claim.units_verified),
+            total_when(verified, 1),
+            total_when(and_(verified, col(Claim.done_at) <= SurgeRequest.deadline), 1),
+            total(Claim.rework),
+            total_when(col(Claim.status) == ClaimStatus.RELEASED, 1),
         )
         .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
         .group_by(col(Claim.org_id))
@@ -87,14 +87,14 @@ _NOT_STARTED = (ClaimStatus.PENDING, ClaimStatus.ACTIVE)
 AT_RISK_HOURS = 48
 
 
-def _sum(expr: Any) -> ColumnElement[int]:
+def total(expr: Any) -> ColumnElement[int]:
     """SUM(expr), 0 over no rows."""
     return func.coalesce(func.sum(expr), 0)
 
 
-def _when(cond: ColumnElement[bool], value: Any) -> ColumnElement[int]:
+def total_when(cond: ColumnElement[bool], value: Any) -> ColumnElement[int]:
     """SUM of `value` over the rows where `cond` holds, 0 over none."""
-    return _sum(case((cond, value), else_=0))
+    return total(case((cond, value), else_=0))
 
 
 @dataclass(frozen=True)
@@ -121,18 +121,18 @@ def surge_units(*, session: Session, now: datetime, hours: int = AT_RISK_HOURS) 
     left = col(SurgeRequest.units) - SurgeRequest.units_taken
     unclaimed = and_(status.in_(_UNCLAIMED), deadline > now)
     req = session.exec(
-        select(_when(unclaimed, left), _when(and_(unclaimed, soon), left))
+        select(total_when(unclaimed, left), total_when(and_(unclaimed, soon), left))
         .select_from(SurgeRequest)
         .where(status.not_in(_GONE))
     ).one()
     st = col(Claim.status)
     cl = session.execute(
         sa_select(
-            _when(st.in_(_NOT_STARTED), Claim.units),
-            _when(st == ClaimStatus.IN_PROGRESS, Claim.units),
-            _when(st == ClaimStatus.DONE, Claim.units_done),
-            _when(st == ClaimStatus.VERIFIED, Claim.units_verified),
-            _when(and_(st.in_(_NOT_STARTED), soon), Claim.units),
+            total_when(st.in_(_NOT_STARTED), Claim.units),
+            total_when(st == ClaimStatus.IN_PROGRESS, Claim.units),
+            total_when(st == ClaimStatus.DONE, Claim.units_done),
+            total_when(st == ClaimStatus.VERIFIED, Claim.units_verified),
+            total_when(and_(st.in_(_NOT_STARTED), soon), Claim.units),
         )
         .select_from(Claim)
         .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
@@ -155,7 +155,7 @@ def at_risk_requests(*, session: Session, now: datetime, hours: int = AT_RISK_HO
     """Requests due within `hours` with units nobody has or nobody started, soonest first."""
     left = col(SurgeRequest.units) - SurgeRequest.units_taken
     unclaimed = case((col(SurgeRequest.status).in_(_UNCLAIMED), left), else_=0)
-    not_started = _when(col(Claim.status).in_(_NOT_STARTED), Claim.units)
+    not_started = total_when(col(Claim.status).in_(_NOT_STARTED), Claim.units)
     rows = session.execute(
         sa_select(col(SurgeRequest.id), col(SurgeRequest.title), col(SurgeRequest.deadline), unclaimed, not_started)
         .outerjoin(Claim, col(Claim.request_id) == SurgeRequest.id)
@@ -179,7 +179,7 @@ class Tally:
 def activity(*, session: Session, start: datetime, end: datetime) -> dict[str, Tally]:
     """What the audit log recorded in [start, end), by action: how many entries and units."""
     rows = session.exec(
-        select(AuditEntry.action, func.count(), _sum(AuditEntry.units))
+        select(AuditEntry.action, func.count(), total(AuditEntry.units))
         .where(AuditEntry.at >= start, AuditEntry.at < end)
         .group_by(col(AuditEntry.action))
     ).all()
@@ -198,7 +198,7 @@ def partner_activity(*, session: Session, start: datetime, end: datetime) -> dic
     """Each org's units taken, reported done, verified and released in [start, end), from the audit log."""
     units = func.coalesce(AuditEntry.units, 0)
     rows = session.execute(
-        sa_select(col(AuditEntry.org_id), *(_when(col(AuditEntry.action) == a, units)
+        sa_select(col(AuditEntry.org_id), *(total_when(col(AuditEntry.action) == a, units)
                                        for a in ("claim.taken", "claim.done", "claim.verified", "claim.released")))
         .where(col(AuditEntry.at) >= start, col(AuditEntry.at) < end, col(AuditEntry.org_id).is_not(None))
         .group_by(col(AuditEntry.org_id))
@@ -258,7 +258,8 @@ def verified_money(*, session: Session, periods: list[tuple[datetime, datetime]]
     cols: list[ColumnElement[int]] = []
     for start, end in periods:
         inside = and_(col(Claim.verified_at) >= start, col(Claim.verified_at) < end)
-        cols += [_when(inside, units * Claim.bill_cents), _when(inside, units * Claim.pay_cents)]  # the claim's rates
+        # at the claim's own rates
+        cols += [total_when(inside, units * Claim.bill_cents), total_when(inside, units * Claim.pay_cents)]
     if not cols:
         return []
     row = session.execute(
@@ -285,10 +286,10 @@ def units_by_request(*, session: Session, now: datetime, limit: int = 12) -> lis
         sa_select(
             col(SurgeRequest.id),
             col(SurgeRequest.units) - SurgeRequest.units_taken,
-            _when(st.in_(_NOT_STARTED), Claim.units),
-            _when(st == ClaimStatus.IN_PROGRESS, Claim.units),
-            _when(st == ClaimStatus.DONE, Claim.units_done),
-            _when(st == ClaimStatus.VERIFIED, Claim.units_verified),
+            total_when(st.in_(_NOT_STARTED), Claim.units),
+            total_when(st == ClaimStatus.IN_PROGRESS, Claim.units),
+            total_when(st == ClaimStatus.DONE, Claim.units_done),
+            total_when(st == ClaimStatus.VERIFIED, Claim.units_verified),
         )
         .select_from(SurgeRequest)
         .join(Claim, col(Claim.request_id) == SurgeRequest.id, isouter=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.queries import _sum, _when
+from models.queries import total, total_when
 from models.tables import AuditEntry, Claim, ClaimStatus, Incident, Lead, Org, Person, SurgeRequest
 
 
@@ -32,16 +32,16 @@ def tech_records(*, session: Session, org_id: int) -> list[TechRecord]:
     """Each person of the org who ever claimed or handed back a lead, by name."""
     verified = col(Claim.status) == ClaimStatus.VERIFIED
     claims = session.execute(
-        sa_select(col(Claim.person_id), _when(verified, Claim.units_verified), _when(verified, 1),
-                  _when(and_(verified, col(Claim.done_at) <= SurgeRequest.deadline), 1), _sum(Claim.rework),
-                  _when(col(Claim.status) == ClaimStatus.REVOKED, 1))
+        sa_select(col(Claim.person_id), total_when(verified, Claim.units_verified), total_when(verified, 1),
+                  total_when(and_(verified, col(Claim.done_at) <= SurgeRequest.deadline), 1), total(Claim.rework),
+                  total_when(col(Claim.status) == ClaimStatus.REVOKED, 1))
         .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id)
         .where(col(Claim.org_id) == org_id).group_by(col(Claim.person_id))
     ).all()
     action = col(AuditEntry.action)
     moved = session.exec(
-        select(Claim.person_id, _when(action == "claim.taken", AuditEntry.units),
-               _when(action == "claim.released", AuditEntry.units))
+        select(Claim.person_id, total_when(action == "claim.taken", AuditEntry.units),
+               total_when(action == "claim.released", AuditEntry.units))
         .join(Claim, col(Claim.id) == AuditEntry.claim_id)
         .where(Claim.org_id == org_id, action.in_(("claim.taken", "claim.released")))
         .group_by(col(Claim.person_id))

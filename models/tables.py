@@ -4,6 +4,7 @@ Every change of state is accompanied, in the same transaction, by an `AuditEntry
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -38,6 +39,11 @@ class _Stored(Protocol):
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a table model, for Core statements on the hot paths."""
     return model.__table__  # type: ignore[attr-defined]  # set by the mapping; SQLModel declares none
+
+
+def pks(values: Iterable[int | None]) -> list[int]:
+    """Ids read back from a primary key column (never NULL there), as the ints they are."""
+    return [v for v in values if v is not None]
 
 
 def pk(row: _Stored) -> int:
