@@ -20,7 +20,7 @@ from handlers.types import CardChange, Message
 from handlers.views import request_cards
 from models.db import Database
 from models.queries import posted_cards
-from models.tables import Channel, OutboxMessage, PostedCard, SurgeRequest
+from models.tables import Channel, ChannelPurpose, OutboxMessage, PostedCard, SurgeRequest
 
 log = logging.getLogger("surge.outbox")
 
@@ -39,8 +39,8 @@ class Cards:
         req = s.get(SurgeRequest, request_id)
         partner, dispatch = request_cards(s, request_id, self.home_timezone)
         posted = posted_cards(session=s, request_id=request_id)  # not a deactivated channel's
-        wanted = (channels(s, self.notifiers, "partners", max_tier=req.visible_tier)
-                  + channels(s, self.notifiers, "dispatch"))
+        wanted = (channels(s, self.notifiers, ChannelPurpose.PARTNERS, max_tier=req.visible_tier)
+                  + channels(s, self.notifiers, ChannelPurpose.DISPATCH))
         live = {c.id for c in posted if c.message_ref.startswith(PENDING) and self._live(s, c.message_ref)}
         return partner, dispatch, posted, wanted, live
 
@@ -58,7 +58,7 @@ class Cards:
         mine = f"{PENDING}{self.leases.owner}:{row.id}"
         marker = Marker(outbox_id=origin(row), request_id=request_id, card=True)
         partner, dispatch, posted, wanted, live = await in_background(self.db.read, lambda s: self._load(s, request_id))
-        copy_for = lambda purpose: dispatch if purpose == "dispatch" else partner
+        copy_for = lambda purpose: dispatch if purpose == ChannelPurpose.DISPATCH else partner
         fits = lambda where: not only or target(where) == only
         have = {(p.platform, p.channel_id) for p in posted}
         ours = [c for c in posted if c.platform in self.notifiers and fits(c)]

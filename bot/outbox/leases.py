@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from bot.outbox.targets import Failed, origin
 from bot.workers import in_background
 from models.db import Database
-from models.tables import OutboxMessage
+from models.tables import OutboxMessage, OutboxStatus
 
 log = logging.getLogger("surge.outbox")
 
@@ -48,7 +48,7 @@ class Leases:
         now = self.clock()
         stmt = (
             select(OutboxMessage)
-            .where(or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
+            .where(or_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.status == OutboxStatus.SENDING),
                    OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.id).limit(limit)
         )
@@ -58,7 +58,7 @@ class Leases:
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(s.exec(stmt).all())
         for row in rows:
-            row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now + LEASE
+            row.status, row.attempts, row.next_attempt_at = OutboxStatus.SENDING, row.attempts + 1, now + LEASE
             row.lease_owner = self.owner
         s.flush()
         return [OutboxMessage.model_validate(r.model_dump()) for r in rows]
@@ -79,7 +79,7 @@ class Leases:
             self.lost |= ids - kept
 
     def _renew(self, s: Session, ids: set[int]) -> set[int]:
-        stmt = select(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending",
+        stmt = select(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING,
                                            OutboxMessage.lease_owner == self.owner)
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update()
@@ -97,11 +97,12 @@ class Leases:
     def live(self, s: Session, owner: str, row_id: int) -> bool:
         """Whether `owner` still holds the row (a pending card names the sender posting it)."""
         row = s.get(OutboxMessage, row_id)
-        return bool(row and row.status == "sending" and row.lease_owner == owner and row.next_attempt_at > self.clock())
+        return bool(row and row.status == OutboxStatus.SENDING and row.lease_owner == owner
+                    and row.next_attempt_at > self.clock())
 
     def _mine(self, s: Session, row_id: int) -> OutboxMessage | None:
         row = s.get(OutboxMessage, row_id)
-        if row is None or row.status != "sending" or row.lease_owner != self.owner:
+        if row is None or row.status != OutboxStatus.SENDING or row.lease_owner != self.owner:
             log.warning("outbox row %s: no longer held by this sender; left as it is", row_id)
             return None
         return row
@@ -112,14 +113,15 @@ class Leases:
         row = self._mine(s, done.id)
         if row is None:
             return
-        row.status, row.last_error = "sent", ""
+        row.status, row.last_error = OutboxStatus.SENT, ""
         for where, exc in failed:
             error = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("outbox row %s: %s failed (attempt %s): %s", row.id, where, row.attempts, error)
             give_up = row.attempts >= MAX_ATTEMPTS and not isinstance(exc, Busy)
             s.add(OutboxMessage(
                 kind=row.kind, payload={**row.payload, "_only": where, "_origin": origin(row)},
-                attempts=row.attempts, last_error=error, status="failed" if give_up else "pending",
+                attempts=row.attempts, last_error=error,
+                status=OutboxStatus.FAILED if give_up else OutboxStatus.PENDING,
                 created_at=row.created_at, next_attempt_at=self.clock() + backoff(row, give_up)))
 
     def failed(self, s: Session, row_id: int, exc: Exception) -> None:
@@ -129,10 +131,10 @@ class Leases:
             return
         row.last_error, row.lease_owner = f"{type(exc).__name__}: {exc}"[:2000], None
         if row.attempts >= MAX_ATTEMPTS:
-            row.status, row.next_attempt_at = "failed", self.clock()  # when it gave up (`failures` says)
+            row.status, row.next_attempt_at = OutboxStatus.FAILED, self.clock()  # when it gave up (`failures` says)
             log.error("outbox row %s gave up after %s attempts: %s", row_id, row.attempts, row.last_error)
         else:
-            row.status = "pending"
+            row.status = OutboxStatus.PENDING
             row.next_attempt_at = self.clock() + backoff(row)
 
 

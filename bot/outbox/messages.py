@@ -14,9 +14,10 @@ from bot.outbox.targets import Failed, Fan, channels, key, origin, target, tried
 from bot.workers import in_background
 from handlers.types import Audience, Message
 from models.db import Database
-from models.tables import Channel, OutboxDelivery, OutboxMessage, Person
+from models.tables import Channel, ChannelPurpose, OutboxDelivery, OutboxMessage, Person
 
-PURPOSE = {Audience.DISPATCH: "dispatch", Audience.MANAGERS: "managers", Audience.PARTNERS: "partners"}
+PURPOSE = {Audience.DISPATCH: ChannelPurpose.DISPATCH, Audience.MANAGERS: ChannelPurpose.MANAGERS,
+           Audience.PARTNERS: ChannelPurpose.PARTNERS}
 
 
 class Messages:

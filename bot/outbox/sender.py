@@ -13,13 +13,13 @@ from bot.outbox.messages import Messages
 from bot.outbox.targets import Failed, fan_out
 from bot.workers import in_background
 from models.db import Database
-from models.tables import OutboxMessage
+from models.tables import OutboxKind, OutboxMessage
 from models.types import utcnow
 
 log = logging.getLogger("surge.outbox")
 
 BATCH = 10  # rows leased at a time
-LANES = (("message",), ("card",))  # delivered side by side; rows of one lane in order
+LANES = ((OutboxKind.MESSAGE,), (OutboxKind.CARD,))  # delivered side by side; rows of one lane in order
 
 
 class Outbox:
@@ -95,7 +95,8 @@ class Outbox:
         """Deliver one leased row and record how it went (unless its lease was lost meanwhile)."""
         try:
             self.leases.check(row)
-            failed = await (self.cards.deliver(row, cards_done) if row.kind == "card" else self.messages.deliver(row))
+            failed = await (self.cards.deliver(row, cards_done) if row.kind == OutboxKind.CARD
+                            else self.messages.deliver(row))
             self.leases.check(row)
         except LeaseLost:
             log.warning("outbox row %s: lease lost to another sender; left to it", row.id)

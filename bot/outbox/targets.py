@@ -8,14 +8,15 @@ from typing import TypeVar
 
 from sqlmodel import Session, select
 
-from models.tables import Channel, OutboxMessage, Person, PostedCard
+from models.tables import Channel, ChannelPurpose, OutboxMessage, Person, PostedCard
 
 T = TypeVar("T")
 Failed = list[tuple[dict, Exception]]  # the targets a row could not reach, and why
 Fan = Callable[[OutboxMessage, list, Callable[..., Awaitable[None]]], Awaitable[Failed]]  # a row's fan-out
 
 
-def channels(s: Session, platforms: Collection[str], purpose: str, *, max_tier: int | None = None) -> list[Channel]:
+def channels(s: Session, platforms: Collection[str], purpose: ChannelPurpose, *,
+             max_tier: int | None = None) -> list[Channel]:
     """Active channels with this purpose on a platform Surge sends to (up to a tier, for partners)."""
     stmt = select(Channel).where(Channel.purpose == purpose, Channel.active == True).order_by(Channel.id)
     chans = [c for c in s.exec(stmt).all() if c.platform in platforms]
