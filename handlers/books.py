@@ -204,8 +204,10 @@ def billing(cmd: ShowBilling, ctx: Context) -> Reply:
         f"{money(x.bill_cents)} = {money(x.billed)}" for x in group)) for name, group in by_customer.items()]
     billed, paid = sum(x.billed for x in lines), sum(x.owed for x in lines)
     whose = f" for customers matching “{cmd.customer}”" if cmd.customer else ""
-    text = (f"Billed{whose}: {money(billed)} for {plural(sum(x.units for x in lines), 'verified unit')}; "
-            f"paid to partners {money(paid)}; margin {money(billed - paid)}.") if lines \
+    spent = sum(x.billed for x in lines if x.kind == "expense")  # at cost: an expense is not a unit of work
+    text = (f"Billed{whose}: {money(billed)} for {plural(verified_units(lines), 'verified unit')}"
+            + (f" and {money(spent)} of expenses at cost" if spent else "")
+            + f"; paid to partners {money(paid)}; margin {money(billed - paid)}.") if lines \
         else f"No verified work{whose} in {month_label(month)}."
     # Names customers and sites: only ever to the manager who asked.
     return Reply(title=f"Billing · {month_label(month)}", text=text, fields=fields, private=True)
