@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from handlers.common import match_people
+from handlers.common import home_zone, match_people, when
 from handlers.core import Surge
 from handlers.types import Audience, CardChange, Identity, Message, Reply, Tone
 from handlers.views import request_cards
 from models.tables import Person
+from models.types import utcnow
 
 TONE_MARK = {Tone.INFO: "", Tone.SUCCESS: "✓ ", Tone.WARNING: "! ", Tone.ERROR: "✗ "}
-CONSOLE_HELP = "Console: /as NAME switches person, /who lists the roster, /quit leaves. Anything else is a command."
+CONSOLE_HELP = ("Console: /as NAME switches person, /who lists the roster, /at 2027-03-01T09:00 sets the clock, "
+                "/quit leaves. Anything else is a command.")
 
 
 def render_text(title: str | None, text: str, fields, actions, tone: Tone = Tone.INFO, indent: str = "  ") -> str:
@@ -91,6 +95,9 @@ class Console:
                 self.person = name
                 self.print(f"  (you are now {self.person})")
                 continue
+            if line == "/at" or line.startswith("/at "):
+                self.print(f"  {self.set_clock(line[3:].strip())}")
+                continue
             if line == "/who":
                 self.print("\n".join(f"  {n}" for n in sorted(self.names().values())))
                 continue
@@ -98,6 +105,23 @@ class Console:
                 self.print("  Choose who you are first: /as NAME")
                 continue
             self.show(self.core.handle_text(Identity(platform="console", user_id=self.person), line))
+
+    def set_clock(self, value: str) -> str:
+        """`/at 2027-03-01T09:00` (the home MSP's time zone unless an offset is given): from then on
+        every command happens at that moment, and the clock stands still there; `/at now` follows the
+        real clock again; `/at` alone says what time it is."""
+        with self.core.db.session() as s:
+            tz = ZoneInfo(home_zone(s, self.core.home_timezone))
+        if value == "now":
+            self.core.clock = utcnow
+        elif value:
+            try:
+                at = datetime.fromisoformat(value)
+            except ValueError:
+                return f"“{value}” is not a time like 2027-03-01T09:00; the clock is unchanged."
+            fixed = (at if at.tzinfo else at.replace(tzinfo=tz)).astimezone(UTC)
+            self.core.clock = lambda: fixed
+        return f"(the clock says {when(self.core.clock(), tz)})"
 
     def show(self, reply: Reply) -> None:
         self.print(render_reply(reply))
@@ -111,7 +135,7 @@ class Console:
             self.print(render_text(m.title, m.text, m.fields, m.actions, m.tone, indent="    "))
         for intent in reply.cards:
             with self.core.db.session() as s:
-                partner, dispatch = request_cards(s, intent.request_id, self.core.home_timezone)
+                partner, _dispatch = request_cards(s, intent.request_id, self.core.home_timezone)
             verb = "posted to" if intent.change is CardChange.POST else "updated in"
             self.print(f"  → card SR-{intent.request_id} {verb} the tier {partner.tier} partner channels:")
             self.print(render_text(partner.title, partner.text, partner.fields, partner.actions, partner.tone, "    "))
