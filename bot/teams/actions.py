@@ -23,12 +23,12 @@ from bot.teams.ids import DATA_KEY, CardState, Origin, Verb
 from bot.teams.notifier import card_activity
 from bot.workers import in_core
 from handlers.agreements import SignAgreement, agreement_document
+from handlers.buttons import NOT_A_BUTTON, needs_form, typed_command
 from handlers.core import Surge
 from handlers.editing import edit_from_fields, edit_values
-from handlers.buttons import NOT_A_BUTTON, needs_form, typed_command
 from handlers.forms import FormField, reassign_to_from_fields
-from handlers.types import ActionKind, Audience, Form, Identity, Message, Reply
-from handlers.views import request_cards
+from handlers.privacy import clicked_copy
+from handlers.types import ActionKind, Form, Identity, Message, Reply
 
 log = logging.getLogger("surge.teams")
 
@@ -170,10 +170,4 @@ class CardActions:
         return cards.card_response(cards.request_card_with(copy, answer=answer, form=form))
 
     def _copy(self, ctx, state: CardState) -> Message | None:
-        if state.request_id is None:
-            return None
-        try:
-            partner, dispatch = request_cards(ctx.session, state.request_id, self.core.home_timezone)
-        except LookupError:
-            return None
-        return dispatch if state.audience is Audience.DISPATCH and ctx.actor.is_home else partner
+        return clicked_copy(ctx, state.request_id, clicked=state.audience, home_timezone=self.core.home_timezone)
