@@ -20,7 +20,7 @@ from handlers.views import (
 )
 from models.queries import unreachable_teams_channels
 from models.tables import (
-    LIVE_CLAIM, AuditEntry, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest, pk,
+    LIVE_CLAIM, AuditEntry, ChannelPurpose, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest, pk,
 )
 
 REQUEST_EXAMPLE = 'request "DST patch, Main St office" units=40 deadline=2027-03-10 pay=35 bill=60 town="Hicksville"'
@@ -277,9 +277,9 @@ def unreached_lines(s: Session, req: SurgeRequest) -> list[str]:
         return []
     lines = []
     for chan in unreachable_teams_channels(session=s):
-        if chan.purpose == "partners" and chan.tier is not None and chan.tier <= req.visible_tier:
+        if chan.purpose == ChannelPurpose.PARTNERS and chan.tier is not None and chan.tier <= req.visible_tier:
             where = f"partners, tier {chan.tier}"
-        elif chan.purpose == "dispatch":
+        elif chan.purpose == ChannelPurpose.DISPATCH:
             where = "dispatch"
         else:
             continue

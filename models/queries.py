@@ -27,6 +27,7 @@ from models.tables import (
     RequestStatus,
     Signature,
     SurgeRequest,
+    pks,
 )
 
 
@@ -61,11 +62,10 @@ def track_records(*, session: Session) -> dict[int, TrackRecord]:
         .group_by(col(Claim.org_id))
     ).all()
     lead_rows = dict(session.exec(select(Lead.org_id, func.count()).group_by(col(Lead.org_id))).all())
-    orgs = session.exec(select(Org.id).where(Org.kind == OrgKind.PARTNER)).all()
+    orgs = pks(session.exec(select(Org.id).where(Org.kind == OrgKind.PARTNER)).all())
     by_org = {row[0]: row for row in claim_rows}
     out = {}
     for org_id in orgs:
-        assert org_id is not None  # a primary key read back
         row = by_org.get(org_id)
         out[org_id] = TrackRecord(
             org_id=org_id,
