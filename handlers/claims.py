@@ -2,26 +2,41 @@
 
 Gates, in order: a known person (the core) → a partner org that is vetted → the org's signature on
 the current agreement, not expired → the person's acknowledgement of the current guidelines →
-units available. The units are then taken by a conditional UPDATE of the request, which re-checks on
-the row what the decision rested on and row-locks it to the commit (PostgreSQL; SQLite has a single
-writer), and a CHECK constraint refuses any oversubscription that slipped past both.
+units available. A claim is one path, in the ordinary unit of work:
 
-A claim is one read (the request, the gates and the speaker's claim, in one statement) and then its
-writes; whatever that read cannot settle (a closed gate, a closed request, a claim waiting for
-verification or approval) takes the original way, `claim_locked`, with its answers in their order.
+1. one read brings the request (the ORM object) and the gates' facts, and takes the partner org's
+   row `FOR SHARE` (PostgreSQL): a `suspend` (an UPDATE of that row) waits for the claim to commit
+   and then finds and revokes it, and a claim after a suspension waits for it and reads the org
+   suspended. Every refusal is decided from this read, in the gates' order, and changes nothing;
+2. one conditional `UPDATE … RETURNING` of the request takes the units only if the request is still
+   open, offered to the speaker's tier, before its deadline and has them left, and row-locks it to
+   the commit (PostgreSQL; SQLite has a single writer). If it matches nothing, the request changed
+   since the read and the unit of work runs again (its read then gives the answer of the moment).
+   A CHECK constraint refuses any oversubscription that slipped past both;
+3. under that lock, the speaker's live claim (read after the lock, so a person racing their own
+   claims always finds the claim the other one committed) is topped up, or a new one is added,
+   keeping the request's pay and bill rates of that moment; the request's status follows its units
+   (`refresh_status`); then the audit entry.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from pydantic import BaseModel, PositiveInt
-from sqlalchemy import (
-    Boolean, Integer, String, and_, bindparam, case, exists, insert, literal_column, select, true, update,
-)
+from sqlalchemy import Integer, bindparam, exists, or_, select, true, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers.common import (
-    AUDIT_INSERT, audit, audit_row, cached_current_guidelines, claim_waiting, get_request, guidelines_of, is_closed,
-    live_claim, names_with_role, plural, reader_zone, refresh_status, session, when,
+    audit,
+    claim_waiting,
+    get_request,
+    guidelines_of,
+    is_closed,
+    live_claim,
+    names_with_role,
+    plural,
+    reader_zone,
+    refresh_status,
+    session,
+    when,
 )
 from handlers.contracts import Gate, closed_gate, current_guidelines
 from handlers.errors import Conflict, Forbidden, GateClosed, NotFound
@@ -31,76 +46,61 @@ from handlers.types import Action, ActionKind, Audience, Context, Message, Reply
 from handlers.views import STATUS_WORDS, guideline_facts, job_details, not_offered
 from models.db import Retry
 from models.tables import (
-    LIVE_CLAIM, TERMINAL_REQUEST, AgreementVersion, Claim, ClaimStatus, GuidelineAck, GuidelineVersion, Org,
-    OrgStatus, RequestStatus, Role, Signature, SurgeRequest,
+    LIVE_CLAIM,
+    TERMINAL_REQUEST,
+    AgreementVersion,
+    Claim,
+    ClaimStatus,
+    GuidelineAck,
+    GuidelineVersion,
+    Org,
+    OrgKind,
+    OrgStatus,
+    Role,
+    Signature,
+    SurgeRequest,
 )
 from models.types import UTCDateTime
 
+_NOW = bindparam("now", type_=UTCDateTime())
+_N = bindparam("n", type_=Integer)
 
-def _word(value: str):
-    """A fixed status word, written into the SQL (no bound parameter to expand at each call)."""
-    return literal_column(f"'{value}'", String)
+# The request (an ORM object) and the gates' facts in one statement: the speaker's org (its row taken
+# FOR SHARE), the current agreement and whether the org signed it (unexpired), the current guidelines
+# and whether the speaker acknowledged them. When one of them is closed, `closed_gate` words the refusal.
+_READ = (
+    select(SurgeRequest, Org.kind, Org.status, AgreementVersion.id, exists().where(
+        Signature.org_id == Org.id, Signature.agreement_id == AgreementVersion.id, Signature.expires_at > _NOW,
+    ), GuidelineVersion.id, GuidelineVersion.text_hash, exists().where(
+        GuidelineAck.person_id == bindparam("person_id", type_=Integer),
+        GuidelineAck.guideline_id == GuidelineVersion.id,
+    ))
+    .select_from(SurgeRequest)
+    .join(Org, Org.id == bindparam("org_id", type_=Integer))
+    .outerjoin(AgreementVersion, AgreementVersion.is_current == true())
+    .outerjoin(GuidelineVersion, GuidelineVersion.is_current == true())
+    .where(SurgeRequest.id == bindparam("request_id", type_=Integer))
+    .limit(1)
+    .with_for_update(read=True, of=Org)
+)
 
+# Take n units if the request can still give them (Core, on the mapped table): the new count comes back.
+_TAKE = (
+    update(SurgeRequest.__table__)
+    .where(SurgeRequest.id == bindparam("request_id", type_=Integer),
+           *(SurgeRequest.status != s for s in TERMINAL_REQUEST), SurgeRequest.deadline > _NOW,
+           SurgeRequest.visible_tier >= bindparam("org_tier", type_=Integer),
+           SurgeRequest.units - SurgeRequest.units_taken >= _N)
+    .values(units_taken=SurgeRequest.units_taken + _N, updated_at=_NOW)
+    .returning(SurgeRequest.units_taken)
+)
 
-def _statements():
-    """The claim's fast path, as Core statements built once (SQLAlchemy caches their compiled form)."""
-    r, c, o, sig, ack = (SurgeRequest.__table__, Claim.__table__, Org.__table__, Signature.__table__,
-                         GuidelineAck.__table__)
-    ag, gl, mine, other = AgreementVersion.__table__.alias("ag"), GuidelineVersion.__table__.alias("gl"), \
-        c.alias("mine"), c.alias("other")
-    live = [_word(x) for x in LIVE_CLAIM]
-    org_id, person_id = bindparam("org_id", type_=Integer), bindparam("person_id", type_=Integer)
-    request_id, now = bindparam("request_id", type_=Integer), bindparam("now", type_=UTCDateTime())
-    signed = exists().where(sig.c.org_id == org_id, sig.c.agreement_id == ag.c.id, sig.c.expires_at > now)
-    acked = exists().where(ack.c.person_id == person_id, ack.c.guideline_id == gl.c.id)
-    snapshot = (
-        select(r.c.status, r.c.deadline, r.c.units, r.c.units_taken, r.c.approval_required, r.c.visible_tier,
-               o.c.status.label("org_status"), ag.c.id.label("ag_id"), gl.c.id.label("gl_id"),
-               gl.c.text_hash.label("gl_hash"), signed.label("signed"), acked.label("acked"),
-               mine.c.id.label("mine_id"), mine.c.status.label("mine_status"), mine.c.units.label("mine_units"))
-        .select_from(r)
-        .outerjoin(o, o.c.id == org_id)
-        .outerjoin(ag, ag.c.is_current == true())
-        .outerjoin(gl, gl.c.is_current == true())
-        .outerjoin(mine, and_(mine.c.request_id == r.c.id, mine.c.person_id == person_id, mine.c.status.in_(live)))
-        .where(r.c.id == request_id)
-        .limit(1)
-    )
-    n = bindparam("n", type_=Integer)
-    taken = r.c.units_taken + n
-    take = (
-        update(r)
-        .where(r.c.id == request_id, r.c.status.not_in([_word(x) for x in TERMINAL_REQUEST]), r.c.deadline > now,
-               taken <= r.c.units, r.c.approval_required == bindparam("approval", type_=Boolean),
-               r.c.visible_tier >= bindparam("org_tier", type_=Integer))
-        .values(units_taken=taken, updated_at=now, status=case(  # = refresh_status()
-            (r.c.units_verified >= r.c.units, _word(RequestStatus.COMPLETED)),
-            (taken >= r.c.units, _word(RequestStatus.FULLY_CLAIMED)),
-            (taken > 0, _word(RequestStatus.PARTLY_CLAIMED)),
-            else_=_word(RequestStatus.OPEN)))
-        # what the reply and the job details show, as the locked row has them
-        .returning(r.c.id, r.c.title, r.c.scope, r.c.units, r.c.units_taken, r.c.approval_required, r.c.deadline,
-                   r.c.pay_cents, r.c.bill_cents, r.c.customer, r.c.site, r.c.contact, r.c.town)
-    )
-    take_all = take.where(r.c.units_taken == bindparam("taken", type_=Integer))
-    new_claim = insert(c).from_select(
-        ["request_id", "person_id", "org_id", "units", "units_done", "units_verified", "status", "rework", "notes",
-         "created_at", "approved_at", "pay_cents", "bill_cents"],
-        select(request_id, person_id, org_id, bindparam("units", type_=Integer), literal_column("0"),
-               literal_column("0"), bindparam("status", type_=String), literal_column("0"), literal_column("''"),
-               bindparam("created_at", type_=UTCDateTime()), bindparam("approved_at", type_=UTCDateTime()),
-               bindparam("pay_cents", type_=Integer), bindparam("bill_cents", type_=Integer))
-        .where(~exists().where(other.c.request_id == request_id, other.c.person_id == person_id,
-                               other.c.status.in_(live))),
-    ).returning(c.c.id, c.c.units, c.c.org_id)
-    top_up = (
-        update(c).where(c.c.id == bindparam("claim_id", type_=Integer), c.c.status == bindparam("seen", type_=String))
-        .values(units=c.c.units + n).returning(c.c.id, c.c.units, c.c.org_id)
-    )
-    return snapshot, take, take_all, new_claim, top_up
-
-
-_SNAPSHOT, _TAKE, _TAKE_ALL, _INSERT_CLAIM, _TOP_UP = _statements()
+# The speaker's live claim on the request (at most one), read after the UPDATE has locked the request.
+_MINE = (
+    select(Claim)
+    .where(Claim.request_id == bindparam("request_id", type_=Integer),
+           Claim.person_id == bindparam("person_id", type_=Integer), or_(*(Claim.status == s for s in LIVE_CLAIM)))
+)
 
 
 class ClaimUnits(BaseModel):
@@ -112,117 +112,63 @@ class ClaimUnits(BaseModel):
          example="claim SR-7 12", roles={Role.TECH, Role.PARTNER_ADMIN}, who="techs, partner admins",
          args=[Arg("request", Kind.REQUEST), Arg("units", Kind.UNITS, required=False)])
 def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
-    """One read, then conditional writes; whatever the read cannot settle goes the locked way.
-
-    The read (`_SNAPSHOT`, one statement) brings the request, the speaker's org status, whether the
-    current agreement is signed and the current guidelines acknowledged, and the speaker's live claim
-    on the request. A closed gate is answered by `check_gates`, in the gates' order. A request that
-    is full or has fewer units left than asked is refused from the read: a refusal changes nothing,
-    and the read is one consistent state of the request (on SQLite, the only writer's). Otherwise the
-    units are taken by a conditional UPDATE that re-checks, on the row it locks, everything the
-    decision rested on (open, before the deadline, enough units left, the same approval rule; for
-    "all that is left", the same count); the claim is then inserted only if the speaker still has no
-    live claim, or the claim read is topped up only if its status is unchanged; then the audit and
-    outbox rows. The request's row lock (PostgreSQL) is held from that UPDATE to the commit, with no
-    read and no decision inside. A closed or expired request, a claim reported done or one that needs
-    approval, and an UPDATE that matched nothing go to `claim_locked`, the original checks under the
-    row lock; a claim that changed under a concurrent unit of work makes the whole unit run again."""
+    """The read and every refusal, the conditional UPDATE, then the claim and its audit entry (see the module)."""
     s = session(ctx)
-    db = s.connection()  # Core statements on the unit of work's connection: no ORM around them
     a = ctx.actor
-    row = db.execute(_SNAPSHOT, {"request_id": cmd.request, "org_id": a.org_id, "person_id": a.person_id,
-                                 "now": ctx.now}).first()
+    row = s.execute(_READ, {"request_id": cmd.request, "org_id": a.org_id, "person_id": a.person_id,
+                            "now": ctx.now}).first()
     if row is None:
         raise NotFound(f"There is no SR-{cmd.request}. Type `list` to see the open requests.")
-    if row.visible_tier < a.tier:
-        raise Conflict(not_offered(f"SR-{cmd.request}", row.visible_tier, a))
-    if (a.is_home or row.org_status != OrgStatus.VETTED or row.ag_id is None or not row.signed
-            or row.gl_id is None or not row.acked):
-        check_gates(ctx, cmd)  # says which gate is closed, in their order
-        return claim_locked(cmd, ctx)  # a gate opened meanwhile (PostgreSQL): the original way
-    if row.status in TERMINAL_REQUEST or row.deadline <= ctx.now:
-        return claim_locked(cmd, ctx)  # refused there, in check_claimable's words
-    left = row.units - row.units_taken
-    units = left if cmd.units is None else cmd.units
-    check_units(f"SR-{cmd.request}", left, units, row.mine_units)
-    mine = row.mine_status
-    if mine == ClaimStatus.DONE or (mine is not None and row.approval_required and mine != ClaimStatus.PENDING):
-        return claim_locked(cmd, ctx)
-    req = db.execute(_TAKE_ALL if cmd.units is None else _TAKE, {
-        "request_id": cmd.request, "n": units, "now": ctx.now, "approval": row.approval_required,
-        "org_tier": a.tier, "taken": row.units_taken}).first()
-    if req is None:  # changed since the read: the locked way gives the answer of the moment
-        return claim_locked(cmd, ctx)
-    req = _Taken(req)
-    if mine is None:
-        status = ClaimStatus.PENDING if req.approval_required else ClaimStatus.ACTIVE
-        got = db.execute(_INSERT_CLAIM, {
-            "request_id": req.id, "person_id": a.person_id, "org_id": a.org_id, "units": units, "status": status,
-            "created_at": ctx.now, "approved_at": None if req.approval_required else ctx.now,
-            "pay_cents": req.pay_cents, "bill_cents": req.bill_cents}).first()
-    else:
-        status = ClaimStatus(mine)
-        got = db.execute(_TOP_UP, {"claim_id": row.mine_id, "n": units, "seen": mine}).first()
-    if got is None:  # the speaker's claim changed since the read (a concurrent claim or approval)
-        raise Retry(f"claim SR-{req.id}: the claimant's claim changed")
-    the_claim = SimpleNamespace(id=got.id, person_id=a.person_id, units=got.units, status=status)
-    db.execute(AUDIT_INSERT, audit_row(ctx, "claim.taken", request_id=req.id, claim_id=got.id, org_id=got.org_id,
-                                       units=units, detail={"total": got.units, "status": status}))
-    return taken_reply(ctx, req, the_claim, units, guidelines_of(s, row.gl_id, row.gl_hash))
-
-
-class _Taken:
-    """The request row the conditional UPDATE returned, read as a `SurgeRequest` is (no ORM object)."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str):
-        return getattr(self._row, name)
-
-    @property
-    def ref(self) -> str:
-        return f"SR-{self._row.id}"
-
-    @property
-    def units_left(self) -> int:
-        return self._row.units - self._row.units_taken
-
-
-def claim_locked(cmd: ClaimUnits, ctx: Context) -> Reply:
-    """The claim under the request's row lock, read by the ORM: every refusal is decided here."""
-    s = session(ctx)
-    req = get_request(ctx, cmd.request, lock=True)
-    check_claimable(ctx, req)
-    units = req.units_left if cmd.units is None else cmd.units
-    if req.units_left == 0 or units > req.units_left:
-        mine = live_claim(ctx, req, ctx.actor.person_id) if req.units_left == 0 else None
-        check_units(req.ref, req.units_left, units, mine.units if mine else None)
-    existing = live_claim(ctx, req, ctx.actor.person_id)
-    if existing and existing.status == ClaimStatus.DONE:
+    req, kind, status, agreement_id, signed, guidelines_id, guidelines_hash, acked = row
+    if req.visible_tier < a.tier:
+        raise Conflict(not_offered(req.ref, req.visible_tier, a))
+    if (kind != OrgKind.PARTNER or status != OrgStatus.VETTED or agreement_id is None or not signed
+            or guidelines_id is None or not acked):
+        check_gates(ctx, cmd)  # says which gate is closed, in their order (returns if all are open now)
+    units = take(ctx, req, cmd.units)
+    mine = s.execute(_MINE, {"request_id": req.id, "person_id": a.person_id}).scalar()  # under the row lock
+    if mine and mine.status == ClaimStatus.DONE:
         raise Conflict(f"You reported your work on {req.ref} done; wait for it to be verified before claiming more.")
-    if existing and req.approval_required and existing.status != ClaimStatus.PENDING:
+    if mine and req.approval_required and mine.status != ClaimStatus.PENDING:
         raise Conflict(f"{req.ref} needs approval for each claim; ask a dispatcher to add units to yours.")
-    if existing:
-        existing.units += units
-        the_claim = existing
+    if mine:
+        mine.units += units
     else:
-        the_claim = Claim(
-            request_id=req.id, person_id=ctx.actor.person_id, org_id=ctx.actor.org_id, units=units,
-            created_at=ctx.now, status=ClaimStatus.PENDING if req.approval_required else ClaimStatus.ACTIVE,
+        mine = Claim(
+            request_id=req.id, person_id=a.person_id, org_id=a.org_id, units=units, created_at=ctx.now,
+            status=ClaimStatus.PENDING if req.approval_required else ClaimStatus.ACTIVE,
             approved_at=None if req.approval_required else ctx.now, pay_cents=req.pay_cents, bill_cents=req.bill_cents,
         )
-        s.add(the_claim)
-    req.units_taken += units
+        s.add(mine)
     refresh_status(req, ctx.now)
     s.flush()
-    audit(ctx, "claim.taken", claim=the_claim, units=units, total=the_claim.units, status=the_claim.status)
-    return taken_reply(ctx, req, the_claim, units, cached_current_guidelines(s))
+    audit(ctx, "claim.taken", claim=mine, units=units, total=mine.units, status=mine.status)
+    return taken_reply(ctx, req, mine, units, guidelines_of(s, guidelines_id, guidelines_hash))
 
 
-def taken_reply(ctx: Context, req: SurgeRequest | _Taken, the_claim: Claim | SimpleNamespace, units: int,
+def take(ctx: Context, req: SurgeRequest, wanted: int | None) -> int:
+    """Refuse from the request as read (closed, past its deadline, full, fewer units left than asked),
+    else take the units with the conditional UPDATE; returns how many. If the UPDATE matches nothing,
+    the request changed since the read: it is read again under its row lock and decided once more
+    (on that locked row the UPDATE cannot miss)."""
+    s = session(ctx)
+    for _ in range(2):
+        check_claimable(ctx, req)
+        units = wanted or req.units_left
+        if req.units_left == 0 or units > req.units_left:
+            held = s.execute(_MINE, {"request_id": req.id, "person_id": ctx.actor.person_id}).scalar()
+            check_units(req.ref, req.units_left, units, held.units if held else None)
+        taken = s.execute(_TAKE, {"request_id": req.id, "org_tier": ctx.actor.tier, "n": units,
+                                  "now": ctx.now}).scalar()
+        if taken is not None:
+            set_committed_value(req, "units_taken", taken)  # the ORM object as the locked row now stands
+            set_committed_value(req, "updated_at", ctx.now)
+            return units
+        req = get_request(ctx, req.id, lock=True)
+    raise Retry(f"claim {req.ref}: the request changed under its row lock")
+
+
+def taken_reply(ctx: Context, req: SurgeRequest, the_claim: Claim, units: int,
                 guidelines: GuidelineVersion | None) -> Reply:
     reply = Reply(text="", tone=Tone.SUCCESS).card(req.id)
     left = f"{plural(req.units_left, 'unit')} left"
