@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from handlers.types import Message
-from models.tables import Person
+from models.tables import Person, Platform
 
 EVENT_TYPE = "surge_outbox"  # Slack message metadata on everything the outbox posts
 
@@ -34,7 +34,7 @@ class Notifier(Protocol):
     With `check`, a platform that can look back (Slack) first looks for a post carrying `marker`
     and returns its reference instead of posting again."""
 
-    platform: str
+    platform: Platform
 
     async def post(self, channel_id: str, message: Message, *, marker: Marker | None = None,
                    check: bool = False) -> str:

@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 
 from handlers.types import Audience, Context, Message
 from handlers.views import request_cards
-from models.tables import Channel
+from models.tables import Channel, ChannelPurpose
 
-STAFF_ONLY = frozenset({"dispatch", "managers"})  # roster channel purposes only home staff read
+STAFF_ONLY = frozenset({ChannelPurpose.DISPATCH, ChannelPurpose.MANAGERS})  # the channels only home staff read
 
 
 def goes_to_sender_alone(session: Session, *, private: bool, platform: str, one_to_one: bool,

@@ -17,7 +17,7 @@ from bot.notifier import EVENT_TYPE, Marker
 from bot.pacing import Pacer
 from bot.slack import blocks
 from handlers.types import Message
-from models.tables import Person
+from models.tables import Person, Platform
 
 log = logging.getLogger("surge.slack.notifier")
 
@@ -26,7 +26,7 @@ HISTORY_LIMIT = 50  # how far back a retry looks for its own earlier post
 
 
 class SlackNotifier:
-    platform = "slack"
+    platform = Platform.SLACK
 
     def __init__(self, client: AsyncWebClient, *, interval: float = PER_CHANNEL_INTERVAL):
         self.client = client

@@ -25,7 +25,7 @@ from bot.teams.connector import BASE_DELAY, one_policy, with_retries
 from bot.workers import in_background
 from handlers.types import Chart, Message
 from models.db import Database
-from models.tables import Person
+from models.tables import Person, Platform
 
 PER_CONVERSATION_INTERVAL = 1 / 7
 
@@ -55,7 +55,7 @@ async def message_activity(message: Message, *, activity_id: str | None = None) 
 
 
 class TeamsNotifier:
-    platform = "teams"
+    platform = Platform.TEAMS
 
     def __init__(self, adapter, db: Database, *, app_id: str = "", interval: float = PER_CONVERSATION_INTERVAL,
                  retry_base: float = BASE_DELAY):

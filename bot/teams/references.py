@@ -22,10 +22,10 @@ from sqlmodel import Session, select
 
 from models.db import Database
 from models.queries import unreachable_teams_channels
-from models.tables import Channel, ConversationReference, Person
+from models.tables import Channel, ConversationReference, Person, Platform
 from models.types import utcnow
 
-PLATFORM = "teams"
+PLATFORM = Platform.TEAMS
 FRESH = timedelta(hours=1)
 
 
