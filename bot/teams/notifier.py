@@ -74,22 +74,11 @@ class TeamsNotifier:
         self.pacer.interval = seconds
 
     async def _in(self, row, work: Callable[[TurnContext], Awaitable]):
-        """Run `work` in a turn on a stored conversation; its errors reach the caller (not on_turn_error)."""
+        """Run `work` in a turn on a stored conversation; its errors reach the caller."""
         await self.pacer.wait(row.conversation_id)
-        outcome: dict = {}
-
-        async def callback(turn_context: TurnContext) -> None:
-            one_policy(turn_context)
-            turn_context.activity.id = None  # a new message, not a reply to the continuation event
-            try:
-                outcome["value"] = await work(turn_context)
-            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the adapter's pipeline
-                outcome["error"] = exc
-
-        await self.adapter.continue_conversation(references.as_reference(row), callback, bot_app_id=self.app_id)
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome.get("value")
+        turn = _Turn(work)
+        await self.adapter.continue_conversation(references.as_reference(row), turn, bot_app_id=self.app_id)
+        return turn.result()
 
     async def _send(self, row, message: Message) -> str:
         activity = await message_activity(message)
@@ -145,25 +134,41 @@ class TeamsNotifier:
             members=[ChannelAccount(id=person.teams_id)], tenant_id=base.tenant_id,
             channel_data={"tenant": {"id": base.tenant_id}})
         activity = await message_activity(message)
-        outcome: dict = {}
 
-        async def callback(tc: TurnContext) -> None:
-            one_policy(tc)
-            tc.activity.id = None
-            try:
-                seen = references.seen_in(tc.activity)
-                if seen is not None:
-                    seen = dataclasses.replace(seen, kind="personal", user_id=person.teams_id)
-                    await in_background(references.remember, self.db, seen)
-                await self.pacer.wait(tc.activity.conversation.id)
-                sent = await with_retries(lambda: tc.send_activity(activity), what="first DM", base=self.retry_base)
-                outcome["value"] = sent.id if sent else None
-            except Exception as exc:  # noqa: BLE001 - re-raised below
-                outcome["error"] = exc
+        async def first(tc: TurnContext) -> str | None:
+            seen = references.seen_in(tc.activity)
+            if seen is not None:
+                seen = dataclasses.replace(seen, kind="personal", user_id=person.teams_id)
+                await in_background(references.remember, self.db, seen)
+            await self.pacer.wait(tc.activity.conversation.id)
+            sent = await with_retries(lambda: tc.send_activity(activity), what="first DM", base=self.retry_base)
+            return sent.id if sent else None
 
+        turn = _Turn(first)
         await with_retries(lambda: self.adapter.create_conversation(
-            self.app_id, callback, params, channel_id=ref.channel_id or "msteams", service_url=base.service_url),
+            self.app_id, turn, params, channel_id=ref.channel_id or "msteams", service_url=base.service_url),
             what="create conversation", base=self.retry_base)
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome.get("value")
+        return turn.result()
+
+
+class _Turn:
+    """A proactive turn's callback: botbuilder runs it inside its own pipeline, which would hand an
+    error to `on_turn_error`; what `work` returns or raises is kept and given to the caller instead."""
+
+    def __init__(self, work: Callable[[TurnContext], Awaitable]):
+        self.work = work
+        self.value = None
+        self.error: Exception | None = None
+
+    async def __call__(self, turn_context: TurnContext) -> None:
+        one_policy(turn_context)
+        turn_context.activity.id = None  # a new message, not a reply to the continuation event
+        try:
+            self.value = await self.work(turn_context)
+        except Exception as exc:  # noqa: BLE001 - re-raised by result(), outside the adapter's pipeline
+            self.error = exc
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
