@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from handlers.common import session as session_of
 from handlers.contracts import current_agreement
 from handlers.digest_figures import (
+    CHART_BARS,
     Activity,
     AgreementState,
     AtRisk,
@@ -32,11 +33,11 @@ from handlers.digest_figures import (
     Unshared,
     activity_of,
     midnight,
-    money_between,
+    money_of,
     requests,
     units_chart,
 )
-from handlers.digest_sections import day_words, open_lists, render_digest
+from handlers.digest_sections import SHOWN, day_words, open_lists, render_digest
 from handlers.errors import NotFound, UsageError
 from handlers.forecast import projection_fact
 from handlers.grammar import Kind, Opt
@@ -44,9 +45,9 @@ from handlers.registry import command
 from handlers.types import Chart, Context, Reply
 from models.digest_queries import (
     activity,
-    books_lines,
     on_time_by_org,
     partner_activity,
+    takings,
 )
 from models.queries import (
     at_risk_requests,
@@ -147,15 +148,15 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
     tz = ZoneInfo(tz_name)
     today, tomorrow = midnight(day, tz), midnight(day + timedelta(days=1), tz)
     start, month_start = midnight(day - timedelta(days=1), tz), day.replace(day=1)
-    late = fig.get(("late", now), lambda: requests(s, now, late=True))
-    live = fig.get(("live", now), lambda: requests(s, now, live=True, late=True))
+    late = fig.get(("late", now), lambda: requests(s, now, late=True, limit=SHOWN))
+    live = fig.get(("live", now), lambda: requests(s, now, live=True, late=True, limit=CHART_BARS))
 
     def day_activity(a: datetime, b: datetime) -> Activity:
         return activity_of(fig.get(("activity", a, b), lambda: activity(session=s, start=a, end=b)))
 
-    lines = fig.get(("books", start, tomorrow, tz_name),
-                    lambda: books_lines(session=s, start=min(start, midnight(month_start, tz)), end=tomorrow, tz=tz))
-    so_far = min(now, tomorrow)
+    periods = [(start, today), (midnight(month_start, tz), tomorrow), (today, min(now, tomorrow))]
+    yesterday_money, month_money, today_money = (money_of(t) for t in fig.get(
+        ("money", *periods), lambda: takings(session=s, periods=periods)))
     lists = fig.get(("lists", now, tz_name), lambda: open_lists(s, now, tz))
 
     def notes(kind) -> list[Note]:
@@ -171,12 +172,11 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
                  for r in fig.get(("risk", now), lambda: at_risk_requests(session=s, now=now))],
         late=late, yesterday=day_activity(start, today), partners=_partners(s, fig, now, start, today),
         problems=notes(Problem), leads=notes(Lead),
-        money_yesterday=money_between(lines, start, today),
-        money_month=money_between(lines, midnight(month_start, tz), tomorrow),
+        money_yesterday=yesterday_money, money_month=month_money,
         chart=fig.get(("chart", now, tz_name), lambda: units_chart(live, now, tz)),
-        today=None if scheduled else day_activity(today, so_far),
-        money_today=None if scheduled else money_between(lines, today, so_far),
-        due_today=fig.get(("due", today, tomorrow, now), lambda: requests(s, now, due=(today, tomorrow)))
+        today=None if scheduled else day_activity(today, min(now, tomorrow)),
+        money_today=None if scheduled else today_money,
+        due_today=fig.get(("due", today, tomorrow, now), lambda: requests(s, now, due=(today, tomorrow), limit=SHOWN))
         if scheduled else None,
         incidents=lists["incidents"], open_problems=lists["open_problems"], open_disputes=lists["open_disputes"],
         open_leads=lists["open_leads"], suspended=lists["suspended"],

@@ -12,7 +12,7 @@ from pydantic import BaseModel, computed_field
 from sqlmodel import Session
 
 from handlers.types import Chart
-from models.digest_queries import RequestState, Takings, request_states, takings
+from models.digest_queries import RequestState, Takings, request_states
 
 CHART_BARS = 20  # the soonest deadlines; a picture of 200 bars reads as nothing
 
@@ -183,8 +183,6 @@ def money_of(t: Takings) -> Money:
     return Money(billed=t.billed, paid=t.paid, partners=_split(t.by_partner), customers=_split(t.by_customer))
 
 
-def money_between(lines: list, start: datetime, end: datetime) -> Money:
-    return money_of(takings(lines, start, end))
 
 
 def midnight(day: date, tz: ZoneInfo) -> datetime:

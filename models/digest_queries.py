@@ -8,14 +8,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from models.books import Line, month_bounds, month_lines, month_of, next_month
-from models.ledger import Dispute
+from models.ledger import Dispute, Expense, ExpenseStatus
 from models.tables import (
     AuditEntry,
     Claim,
@@ -231,29 +239,50 @@ class Takings:
     def margin(self) -> int:
         return self.billed - self.paid
 
-    def add(self, x: Line) -> None:
-        self.billed += x.billed
-        self.paid += x.owed
-        for key, split in ((x.partner, self.by_partner), (x.customer or "(no customer)", self.by_customer)):
-            split[key][0] += x.billed
-            split[key][1] += x.owed
+    def add(self, partner: str, customer: str, billed: int, paid: int) -> None:
+        self.billed += billed
+        self.paid += paid
+        for key, split in ((partner, self.by_partner), (customer or "(no customer)", self.by_customer)):
+            split[key][0] += billed
+            split[key][1] += paid
 
 
-def books_lines(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo) -> list[Line]:
-    """Everything the books count in [start, end): verified work at each claim's own rates, dispute
-    credits and approved expenses (`models.books.month_lines`, by the moment each was recorded)."""
-    lines: list[Line] = []
-    month = month_of(start, tz)
-    while month_bounds(month, tz)[0] < end:
-        lines += [x for x in month_lines(session=session, month=month, tz=tz, payables=False)
-                  if start <= x.verified_at < end]
-        month = next_month(month)
-    return lines
+def takings(*, session: Session, periods: list[tuple[datetime, datetime]]) -> list[Takings]:
+    """What the books count in each [start, end) period, by partner and customer, in three grouped
+    statements: verified work at each claim's own rates, units credited by resolved disputes at the
+    claim's rates, approved expenses at cost, each on the moment it was recorded. The same lines as
+    `models.books.month_lines(payables=False)` counts (a test holds the two to the same figures),
+    summed in SQL rather than read row by row, so a digest costs the same however long the history."""
+    def sums(at: Any, units: Any, bill: Any, pay: Any) -> list[ColumnElement[int]]:
+        cols = []
+        for start, end in periods:
+            inside = and_(at >= start, at < end)
+            cols += [_sum_when(inside, cast(units, BigInteger) * bill), _sum_when(inside, cast(units, BigInteger) * pay)]
+        return cols
 
+    first, last = min(p[0] for p in periods), max(p[1] for p in periods)
+    by = (col(Org.name), col(SurgeRequest.customer))
 
-def takings(lines: list[Line], start: datetime, end: datetime) -> Takings:
-    out = Takings()
-    for x in lines:
-        if start <= x.verified_at < end:
-            out.add(x)
+    def grouped(*columns: ColumnElement[int]) -> Any:
+        return (sa_select(*by, *columns).select_from(Claim)
+                .join(SurgeRequest, col(SurgeRequest.id) == Claim.request_id).join(Org, col(Org.id) == Claim.org_id))
+
+    verified_at, resolved_at, decided_at = col(Claim.verified_at), col(Dispute.resolved_at), col(Expense.decided_at)
+    statements = [
+        grouped(*sums(verified_at, Claim.units_verified, Claim.bill_cents, Claim.pay_cents)).where(
+            col(Claim.status) == ClaimStatus.VERIFIED, col(Claim.units_verified) > 0,
+            verified_at >= first, verified_at < last),
+        grouped(*sums(resolved_at, Dispute.units_credited, Claim.bill_cents, Claim.pay_cents))
+        .join(Dispute, col(Dispute.claim_id) == Claim.id).where(
+            col(Dispute.units_credited) > 0, resolved_at >= first, resolved_at < last),
+        grouped(*sums(decided_at, literal(1), Expense.amount_cents, Expense.amount_cents))
+        .join(Expense, col(Expense.claim_id) == Claim.id).where(
+            col(Expense.status) == ExpenseStatus.APPROVED, decided_at >= first, decided_at < last),
+    ]
+    out = [Takings() for _ in periods]
+    for stmt in statements:
+        for row in session.execute(stmt.group_by(*by)).all():
+            partner, customer, figures = row[0], row[1], row[2:]
+            for i, t in enumerate(out):
+                t.add(partner, customer, int(figures[2 * i]), int(figures[2 * i + 1]))
     return out

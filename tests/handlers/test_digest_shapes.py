@@ -15,6 +15,7 @@ Thu 4 Mar 07:00: Frank reports SR-4's 6 units done (a day late).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -23,6 +24,7 @@ from bot.charts import figure
 from handlers.clock import expire
 from handlers.digest import build_digest, digest_for
 from handlers.types import Tone
+from models.books import month_lines
 from models.tables import Person
 
 MAR = lambda d, h, m=0: datetime(2027, 3, d, h, m, tzinfo=UTC)
@@ -147,6 +149,22 @@ def test_money_per_partner_and_customer_counts_credits_and_expenses_at_the_claim
         "• Contoso Field Services: margin $280.00 (billed $705.00 − paid $425.00)")
     _, tuesday = morning(core, clock(), date(2027, 3, 2), scheduled=True)
     assert "Yesterday margin *$180.00* (billed $465.00 − paid $285.00)" in tuesday.text.splitlines()
+
+
+def test_the_digests_money_is_what_the_books_count(week, core, clock):
+    """The digest sums in SQL what `models.books.month_lines` lists line by line (billing: by the month
+    of each verification, credit and expense): the two agree per partner and per customer."""
+    d, _ = morning(core, clock(), date(2027, 3, 4), scheduled=True)
+    with core.db.session() as s:
+        lines = month_lines(session=s, month="2027-03", tz=ZoneInfo("America/New_York"), payables=False)
+    assert {x.kind for x in lines} == {"work", "credit", "expense"}
+    for split, key in ((d.money_month.partners, "partner"), (d.money_month.customers, "customer")):
+        books: dict[str, list[int]] = {}
+        for x in lines:
+            books.setdefault(getattr(x, key), [0, 0])
+            books[getattr(x, key)][0] += x.billed
+            books[getattr(x, key)][1] += x.owed
+        assert {m.name: [m.billed, m.paid] for m in split} == books
 
 
 def test_on_time_counts_only_deadlines_that_have_passed(week, core, clock):
