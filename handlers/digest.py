@@ -73,7 +73,7 @@ class Digest(BaseModel):
     glance: Glance
     at_risk: list[AtRisk]
     late: Requests  # deadline passed, units not verified (expired requests too), until someone acts
-    due_today: Requests | None = None  # scheduled only
+    due_today: Requests | None = None  # scheduled only: due later today (what is already due is late)
     today: Activity | None = None  # asked in chat only: the day so far
     yesterday: Activity
     partners: list[PartnerLine]
@@ -176,7 +176,7 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         chart=fig.get(("chart", now, tz_name), lambda: units_chart(live, now, tz)),
         today=None if scheduled else day_activity(today, min(now, tomorrow)),
         money_today=None if scheduled else today_money,
-        due_today=fig.get(("due", today, tomorrow, now), lambda: requests(s, now, due=(today, tomorrow), limit=SHOWN))
+        due_today=fig.get(("due", today, tomorrow, now), lambda: requests(s, now, due=(max(today, now), tomorrow), limit=SHOWN))
         if scheduled else None,
         incidents=lists["incidents"], open_problems=lists["open_problems"], open_disputes=lists["open_disputes"],
         open_leads=lists["open_leads"], suspended=lists["suspended"],

@@ -114,6 +114,10 @@ def test_the_0800_digest_is_yesterday_and_what_is_due_today(week, core, clock):
     assert not any(label.startswith("Today so far") for label in labels(reply))
     assert labels(reply).index("Yesterday · Wed 03 Mar 2027") > labels(reply).index("Due today · Thu 04 Mar 2027 (1)")
     assert reply.text.splitlines()[-2].startswith("Yesterday margin *$0.00*")  # nothing verified on Wednesday
+    # Built after SR-5's deadline (Thu 17:00), it is late, and listed there alone, not as due today too.
+    d, reply = morning(core, MAR(4, 23), date(2027, 3, 4), scheduled=True)
+    assert d.due_today.total == 0 and [r.request_id for r in d.late.shown] == [2, 4, 5]
+    assert field(reply, "Due today · Thu 04 Mar 2027") == "Nothing else is due today."
 
 
 def test_digest_in_chat_is_today_so_far_and_yesterday(week, core, clock):
