@@ -54,7 +54,7 @@ def run_due(db: Database, now: datetime, *, home_timezone: str = "UTC") -> list[
     home_timezone = db.read(lambda s: home_zone(s, home_timezone))
     for finder in (digests, unclaimed_units, not_started, expiring_agreements, waiting_verification,
                    open_problems):
-        for due in db.run(lambda s, f=finder: list(f(s, now, home_timezone))):
+        for due in db.run(partial(_found, finder, now, home_timezone)):
             if _send_once(db, due, now):
                 sent.append(due.keys[0])
     for key, build in db.run(lambda s: list(month_reports_due(s, now, home_timezone))):
@@ -86,6 +86,11 @@ def _send_once(db: Database, due: Due, now: datetime) -> bool:
         return db.run(work)
     except IntegrityError:
         return False
+
+
+def _found(finder: Callable[[Session, datetime, str], Iterator[Due]], now: datetime, home_tz: str,
+           s: Session) -> list[Due]:
+    return list(finder(s, now, home_tz))
 
 
 # -- the daily digest ---------------------------------------------------------------------------
@@ -245,7 +250,7 @@ def widen_tiers(db: Database, now: datetime) -> list[str]:
 
     done = []
     for rid in db.run(candidates):
-        key = db.run(lambda s, r=rid: widen(s, r))
+        key = db.run(partial(widen, rid=rid))
         if key:
             done.append(key)
     return done

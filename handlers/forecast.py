@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -105,7 +106,7 @@ def forecast_widen(db: Database, now: datetime, home_tz: str = "UTC") -> list[st
     done = []
     for rid in db.read(candidates):
         try:
-            key = db.run(lambda s, r=rid: _widen_one(s, r, now, home_tz))
+            key = db.run(partial(_widen_one, rid=rid, now=now, home_tz=home_tz))
         except IntegrityError:
             key = None  # another scheduler recorded the same step first
         if key:

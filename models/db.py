@@ -17,9 +17,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
@@ -28,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")  # what a unit of work returns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POOL_SIZE, POOL_OVERFLOW = 10, 20
@@ -108,7 +110,7 @@ class Database:
             finally:
                 _mode.read_only = False
 
-    def read(self, work, *, attempts: int = 3):
+    def read(self, work: Callable[[Session], T], *, attempts: int = 3) -> T:
         """`work(session)` in a read-only unit of work (again if the connection dropped)."""
         for attempt in range(1, attempts + 1):
             try:
@@ -120,7 +122,7 @@ class Database:
                 time.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def run(self, work, *, attempts: int = 5):
+    def run(self, work: Callable[[Session], T], *, attempts: int = 5) -> T:
         """Run `work(session)` in a unit of work, again on a lock timeout, a deadlock or `Retry`."""
         for attempt in range(1, attempts + 1):
             try:
@@ -145,7 +147,7 @@ class Database:
         except Exception:  # noqa: BLE001 - any failure means "not answering"
             return False
 
-    def quick(self, work):
+    def quick(self, work: Callable[[Session], T]) -> T:
         """`work(session)` read-only, once, cancelled by PostgreSQL after `QUICK_TIMEOUT_MS` (e.g. behind
         a lock): for a health check, which must answer promptly rather than wait."""
         with self.reading() as session:
