@@ -44,9 +44,11 @@ from handlers.grammar import Kind, Opt
 from handlers.registry import command
 from handlers.types import Chart, Context, Reply
 from models.digest_queries import (
+    Payable,
     activity,
     on_time_by_org,
     partner_activity,
+    payables_due,
     takings,
 )
 from models.queries import (
@@ -88,6 +90,7 @@ class Digest(BaseModel):
     open_disputes: list[str] = []
     open_leads: list[str] = []  # leads new or contacted, newest first, with their state
     suspended: list[str] = []  # suspended partners' open claims
+    payables: list[Payable] = []  # unpaid and overdue, or due within the week, per partner
 
     @property
     def tz(self) -> ZoneInfo:
@@ -180,6 +183,7 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         if scheduled else None,
         incidents=lists["incidents"], open_problems=lists["open_problems"], open_disputes=lists["open_disputes"],
         open_leads=lists["open_leads"], suspended=lists["suspended"],
+        payables=fig.get(("payables", now), lambda: payables_due(session=s, now=now)),
     )
 
 

@@ -193,6 +193,15 @@ def _money_sections(d: Digest) -> list[Fact]:
     return fields
 
 
+def _payables(d: Digest) -> list[Fact]:
+    if not d.payables:
+        return []
+    lines = [f"{p.partner}: " + ", ".join(part for part in (
+        f"*{money(p.overdue)} overdue*" if p.overdue else "", f"{money(p.due_soon)} due within 7 days"
+        if p.due_soon else "") if part) for p in d.payables]
+    return [Fact(label=f"Owed to partners, not yet paid ({len(lines):,})", value=fold(lines, "statement"))]
+
+
 def _people_sections(d: Digest) -> list[Fact]:
     shown = d.partners[:PARTNERS_SHOWN]
     fields = [Fact(label=f"{p.name} · {p.status}", value=_partner_value(p, d.tz)) for p in shown]
@@ -211,8 +220,9 @@ def _people_sections(d: Digest) -> list[Fact]:
 
 def render_digest(d: Digest, projected: Fact | None = None) -> Reply:
     g = d.glance
-    fields = _work_sections(d, projected) + _money_sections(d) + _people_sections(d)
+    fields = _work_sections(d, projected) + _money_sections(d) + _payables(d) + _people_sections(d)
     warn = (g.at_risk or g.late_units or d.open_problems or d.open_disputes or d.suspended
+            or any(p.overdue for p in d.payables)
             or any(p.agreement is not AgreementState.SIGNED for p in d.partners))
     # Private: the problems and leads are the techs' words from the customer's site, and the money is
     # the home MSP's own (bill rates, margins, customers).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     literal,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from models.ledger import Dispute, Expense, ExpenseStatus
+from models.ledger import Dispute, Expense, ExpenseStatus, SettledLine
 from models.tables import (
     AuditEntry,
     Claim,
@@ -286,3 +287,44 @@ def takings(*, session: Session, periods: list[tuple[datetime, datetime]]) -> li
             for i, t in enumerate(out):
                 t.add(partner, customer, int(figures[2 * i]), int(figures[2 * i + 1]))
     return out
+
+
+@dataclass(frozen=True)
+class Payable:
+    """What a partner is owed and not yet paid (no settlement listed the line): past its due date, and
+    falling due within the coming week. A line is due its partner's `terms_days` after it was recorded."""
+
+    partner: str
+    overdue: int  # cents
+    due_soon: int
+
+
+def payables_due(*, session: Session, now: datetime, within: timedelta = timedelta(days=7)) -> list[Payable]:
+    """Per partner, unpaid verified work, dispute credits and approved expenses that are overdue or fall
+    due within `within`, largest first: one small statement for the partners' terms, three grouped ones."""
+    terms = session.execute(sa_select(col(Org.terms_days)).distinct()).scalars().all()
+
+    def owed(at: Any, amount: Any, kind: str, source: Any) -> Any:
+        paid = exists().where(col(SettledLine.kind) == kind, col(SettledLine.source_id) == source)
+        days = col(Org.terms_days)
+        overdue = or_(false(), *(and_(days == t, at < now - timedelta(days=t)) for t in terms))
+        soon = or_(false(), *(and_(days == t, at >= now - timedelta(days=t), at < now + within - timedelta(days=t))
+                              for t in terms))
+        return (sa_select(col(Org.name), _sum_when(overdue, amount), _sum_when(soon, amount))
+                .select_from(Claim).join(Org, col(Org.id) == Claim.org_id).where(~paid, at.is_not(None)))
+
+    statements = [
+        owed(col(Claim.verified_at), cast(Claim.units_verified, BigInteger) * Claim.pay_cents, "work", Claim.id)
+        .where(col(Claim.status) == ClaimStatus.VERIFIED, col(Claim.units_verified) > 0),
+        owed(col(Dispute.resolved_at), cast(Dispute.units_credited, BigInteger) * Claim.pay_cents, "credit", Dispute.id)
+        .join(Dispute, col(Dispute.claim_id) == Claim.id).where(col(Dispute.units_credited) > 0),
+        owed(col(Expense.decided_at), Expense.amount_cents, "expense", Expense.id)
+        .join(Expense, col(Expense.claim_id) == Claim.id).where(col(Expense.status) == ExpenseStatus.APPROVED),
+    ]
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for stmt in statements:
+        for name, overdue, soon in session.execute(stmt.group_by(col(Org.name))).all():
+            totals[name][0] += int(overdue)
+            totals[name][1] += int(soon)
+    found = [Payable(name, o, s) for name, (o, s) in totals.items() if o or s]
+    return sorted(found, key=lambda p: (-p.overdue, -p.due_soon, p.partner))

@@ -220,3 +220,22 @@ def test_open_disputes_and_suspended_partners_claims_are_listed_with_their_age(r
     assert reply.tone is Tone.WARNING
     ready.ok("Dana Dispatch", 'resolve DS-1 "agreed: patched"')
     assert "Open disputes" not in str(labels(ready.ok("Morgan Manager", "digest")))
+
+
+def test_payables_overdue_and_due_within_the_week_until_the_month_is_settled(week, core, clock):
+    """Contoso is paid 30 days after each line is recorded. Monday's lines (Tom's 4 units of SR-2 at $40,
+    the 2 credited at $40, the $45 expense: $285) fall due Wed 31 Mar; Paula's 4 units of SR-1 at $35
+    ($140), verified Tuesday, fall due Thu 1 Apr."""
+    d, _ = morning(core, clock(), date(2027, 3, 4), scheduled=True)
+    assert d.payables == []  # nothing due within a week of 4 Mar
+    d, reply = morning(core, MAR(26, 12), date(2027, 3, 26), scheduled=True)
+    assert [(p.partner, p.overdue, p.due_soon) for p in d.payables] == [("Contoso Field Services", 0, 42500)]
+    assert field(reply, "Owed to partners, not yet paid (1)") == "• Contoso Field Services: $425.00 due within 7 days"
+    clock.now = datetime(2027, 4, 1, 12, tzinfo=UTC)  # Thu 1 Apr 08:00 in New York (EDT)
+    d, reply = morning(core, clock(), date(2027, 4, 1), scheduled=True)
+    assert [(p.partner, p.overdue, p.due_soon) for p in d.payables] == [("Contoso Field Services", 28500, 14000)]
+    assert field(reply, "Owed to partners, not yet paid (1)") == (
+        "• Contoso Field Services: *$285.00 overdue*, $140.00 due within 7 days")
+    week.ok("Morgan Manager", 'settle Contoso month=2027-03 ref="ACH 0401"')
+    d, _ = morning(core, clock(), date(2027, 4, 1), scheduled=True)
+    assert d.payables == []
