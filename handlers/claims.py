@@ -23,9 +23,12 @@ from __future__ import annotations
 from pydantic import BaseModel, PositiveInt
 from sqlalchemy import Integer, bindparam, exists, or_, select, true, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from handlers.common import (
+    AUDIT_INSERT,
     audit,
+    audit_row,
     claim_waiting,
     get_request,
     guidelines_of,
@@ -59,6 +62,8 @@ from models.tables import (
     Role,
     Signature,
     SurgeRequest,
+    pk,
+    table_of,
 )
 from models.types import UTCDateTime
 
@@ -69,37 +74,39 @@ _N = bindparam("n", type_=Integer)
 # FOR SHARE), the current agreement and whether the org signed it (unexpired), the current guidelines
 # and whether the speaker acknowledged them. When one of them is closed, `closed_gate` words the refusal.
 _READ = (
-    select(SurgeRequest, Org.kind, Org.status, AgreementVersion.id, exists().where(
-        Signature.org_id == Org.id, Signature.agreement_id == AgreementVersion.id, Signature.expires_at > _NOW,
-    ), GuidelineVersion.id, GuidelineVersion.text_hash, exists().where(
-        GuidelineAck.person_id == bindparam("person_id", type_=Integer),
-        GuidelineAck.guideline_id == GuidelineVersion.id,
+    select(SurgeRequest, col(Org.kind), col(Org.status), col(AgreementVersion.id), exists().where(
+        col(Signature.org_id) == col(Org.id), col(Signature.agreement_id) == col(AgreementVersion.id),
+        col(Signature.expires_at) > _NOW,
+    ), col(GuidelineVersion.id), col(GuidelineVersion.text_hash), exists().where(
+        col(GuidelineAck.person_id) == bindparam("person_id", type_=Integer),
+        col(GuidelineAck.guideline_id) == col(GuidelineVersion.id),
     ))
     .select_from(SurgeRequest)
-    .join(Org, Org.id == bindparam("org_id", type_=Integer))
-    .outerjoin(AgreementVersion, AgreementVersion.is_current == true())
-    .outerjoin(GuidelineVersion, GuidelineVersion.is_current == true())
-    .where(SurgeRequest.id == bindparam("request_id", type_=Integer))
+    .join(Org, col(Org.id) == bindparam("org_id", type_=Integer))
+    .outerjoin(AgreementVersion, col(AgreementVersion.is_current) == true())
+    .outerjoin(GuidelineVersion, col(GuidelineVersion.is_current) == true())
+    .where(col(SurgeRequest.id) == bindparam("request_id", type_=Integer))
     .limit(1)
     .with_for_update(read=True, of=Org)
 )
 
 # Take n units if the request can still give them (Core, on the mapped table): the new count comes back.
 _TAKE = (
-    update(SurgeRequest.__table__)
-    .where(SurgeRequest.id == bindparam("request_id", type_=Integer),
-           *(SurgeRequest.status != s for s in TERMINAL_REQUEST), SurgeRequest.deadline > _NOW,
-           SurgeRequest.visible_tier >= bindparam("org_tier", type_=Integer),
-           SurgeRequest.units - SurgeRequest.units_taken >= _N)
-    .values(units_taken=SurgeRequest.units_taken + _N, updated_at=_NOW)
-    .returning(SurgeRequest.units_taken)
+    update(table_of(SurgeRequest))
+    .where(col(SurgeRequest.id) == bindparam("request_id", type_=Integer),
+           *(col(SurgeRequest.status) != s for s in TERMINAL_REQUEST), col(SurgeRequest.deadline) > _NOW,
+           col(SurgeRequest.visible_tier) >= bindparam("org_tier", type_=Integer),
+           col(SurgeRequest.units) - col(SurgeRequest.units_taken) >= _N)
+    .values(units_taken=col(SurgeRequest.units_taken) + _N, updated_at=_NOW)
+    .returning(col(SurgeRequest.units_taken))
 )
 
 # The speaker's live claim on the request (at most one), read after the UPDATE has locked the request.
 _MINE = (
     select(Claim)
-    .where(Claim.request_id == bindparam("request_id", type_=Integer),
-           Claim.person_id == bindparam("person_id", type_=Integer), or_(*(Claim.status == s for s in LIVE_CLAIM)))
+    .where(col(Claim.request_id) == bindparam("request_id", type_=Integer),
+           col(Claim.person_id) == bindparam("person_id", type_=Integer),
+           or_(*(col(Claim.status) == s for s in LIVE_CLAIM)))
 )
 
 
@@ -135,14 +142,16 @@ def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
         mine.units += units
     else:
         mine = Claim(
-            request_id=req.id, person_id=a.person_id, org_id=a.org_id, units=units, created_at=ctx.now,
+            request_id=pk(req), person_id=a.pid, org_id=a.oid, units=units, created_at=ctx.now,
             status=ClaimStatus.PENDING if req.approval_required else ClaimStatus.ACTIVE,
             approved_at=None if req.approval_required else ctx.now, pay_cents=req.pay_cents, bill_cents=req.bill_cents,
         )
         s.add(mine)
     refresh_status(req, ctx.now)
     s.flush()
-    audit(ctx, "claim.taken", claim=mine, units=units, total=mine.units, status=mine.status)
+    s.connection().execute(AUDIT_INSERT, audit_row(ctx, "claim.taken", request_id=req.id, claim_id=mine.id,
+                                                   org_id=mine.org_id, units=units,
+                                                   detail={"total": mine.units, "status": mine.status}))
     return taken_reply(ctx, req, mine, units, guidelines_of(s, guidelines_id, guidelines_hash))
 
 
@@ -158,19 +167,19 @@ def take(ctx: Context, req: SurgeRequest, wanted: int | None) -> int:
         if req.units_left == 0 or units > req.units_left:
             held = s.execute(_MINE, {"request_id": req.id, "person_id": ctx.actor.person_id}).scalar()
             check_units(req.ref, req.units_left, units, held.units if held else None)
-        taken = s.execute(_TAKE, {"request_id": req.id, "org_tier": ctx.actor.tier, "n": units,
-                                  "now": ctx.now}).scalar()
+        taken = s.connection().execute(_TAKE, {"request_id": req.id, "org_tier": ctx.actor.tier, "n": units,
+                                               "now": ctx.now}).scalar()  # Core, on the unit of work's connection
         if taken is not None:
             set_committed_value(req, "units_taken", taken)  # the ORM object as the locked row now stands
             set_committed_value(req, "updated_at", ctx.now)
             return units
-        req = get_request(ctx, req.id, lock=True)
+        req = get_request(ctx, pk(req), lock=True)
     raise Retry(f"claim {req.ref}: the request changed under its row lock")
 
 
 def taken_reply(ctx: Context, req: SurgeRequest, the_claim: Claim, units: int,
                 guidelines: GuidelineVersion | None) -> Reply:
-    reply = Reply(text="", tone=Tone.SUCCESS).card(req.id)
+    reply = Reply(text="", tone=Tone.SUCCESS).card(pk(req))
     left = f"{plural(req.units_left, 'unit')} left"
     if the_claim.status == ClaimStatus.PENDING:
         reply.text = (f"You asked for {plural(units, 'unit')} of {req.ref} ({left}). "
@@ -206,8 +215,8 @@ def check_units(ref: str, left: int, units: int, held: int | None) -> None:
 def check_gates(ctx: Context, cmd: ClaimUnits) -> Org:
     """Vetting, agreement, guidelines (`closed_gate` decides): each refusal says what to do next and who."""
     s = session(ctx)
-    org = s.get(Org, ctx.actor.org_id)
-    closed = closed_gate(s, org, ctx.actor.person_id, ctx.now)
+    org = s.get_one(Org, ctx.actor.oid)
+    closed = closed_gate(s, org, ctx.actor.pid, ctx.now)
     if closed is None:
         return org
     if closed.gate is Gate.HOME:
@@ -217,7 +226,7 @@ def check_gates(ctx: Context, cmd: ClaimUnits) -> Org:
         state = "suspended" if closed.gate is Gate.SUSPENDED else "not vetted yet"
         raise GateClosed(f"{org.name} is {state}, so its people can't claim work. Talk to {managers}.")
     agreement = closed.agreement
-    if closed.gate is Gate.NO_AGREEMENT:
+    if closed.gate is Gate.NO_AGREEMENT or agreement is None:
         admins = ", ".join(names_with_role(ctx, Role.ADMIN)) or "whoever runs Surge"
         raise GateClosed(f"No non-solicitation agreement is set up yet, so nobody can claim. Ask {admins}.")
     units = f" {cmd.units}" if cmd.units else ""
@@ -235,7 +244,7 @@ def check_gates(ctx: Context, cmd: ClaimUnits) -> Org:
             f"so you can't claim yet. Ask {signers} to sign it: they type `agreement` to me."
         )
     guidelines = closed.guidelines
-    if closed.gate is Gate.NO_GUIDELINES:
+    if closed.gate is Gate.NO_GUIDELINES or guidelines is None:
         admins = ", ".join(names_with_role(ctx, Role.ADMIN)) or "whoever runs Surge"
         raise GateClosed(f"The field-conduct guidelines are not set up yet, so nobody can claim. Ask {admins}.")
     raise GateClosed(  # Gate.NOT_ACKED
@@ -265,7 +274,7 @@ def check_not_suspended(ctx: Context, doing: str) -> None:
 
 
 def my_claim(ctx: Context, req: SurgeRequest, *statuses: ClaimStatus) -> Claim:
-    claim_ = live_claim(ctx, req, ctx.actor.person_id)
+    claim_ = live_claim(ctx, req, ctx.actor.pid)
     if claim_ is None:
         raise NotFound(f"You have no claim on {req.ref}.", example=f"claim {req.ref}")
     if statuses and claim_.status not in statuses:
@@ -295,7 +304,7 @@ def release(cmd: ReleaseUnits, ctx: Context) -> Reply:
     audit(ctx, "claim.released", claim=c, units=units)
     kept = "" if c.status == ClaimStatus.RELEASED else f" You keep {plural(c.units, 'unit')}."
     return Reply(text=f"Released {plural(units, 'unit')} of {req.ref}; they're back on the card.{kept}",
-                 tone=Tone.SUCCESS).card(req.id).tell(Message(
+                 tone=Tone.SUCCESS).card(pk(req)).tell(Message(
         audience=Audience.DISPATCH, request_id=req.id, tone=Tone.WARNING,
         text=f"{ctx.actor.name} released {plural(units, 'unit')} of {req.ref} · {req.title}; "
         f"{plural(req.units_left, 'unit')} now unclaimed.",
@@ -321,7 +330,7 @@ def start(cmd: StartWork, ctx: Context) -> Reply:
     c.status, c.started_at = ClaimStatus.IN_PROGRESS, ctx.now
     audit(ctx, "claim.started", claim=c, units=c.units)
     return Reply(text=f"Checked in on {req.ref}. Report with `done {req.ref}` when finished.",
-                 tone=Tone.SUCCESS).card(req.id)
+                 tone=Tone.SUCCESS).card(pk(req))
 
 
 class ApproveClaim(BaseModel):
@@ -341,5 +350,5 @@ def approve(cmd: ApproveClaim, ctx: Context) -> Reply:
     c.status, c.approved_at = ClaimStatus.ACTIVE, ctx.now
     audit(ctx, "claim.approved", claim=c, units=c.units)
     return Reply(text=f"Approved {person.name}'s {plural(c.units, 'unit')} of {req.ref}.", tone=Tone.SUCCESS) \
-        .card(req.id).tell(job_details(req, c, current_guidelines(s), reader_zone(s, person, ctx.home_timezone)))
+        .card(pk(req)).tell(job_details(req, c, current_guidelines(s), reader_zone(s, person, ctx.home_timezone)))
 
