@@ -1,14 +1,20 @@
 """Claim arbitration: 32 concurrent claimants, on one request and on 100 requests, through Surge's
 core (`Surge.handle_text("claim SR-n 1")` from 32 threads, as 32 roster techs), side by side with
-the floor: a raw conditional `UPDATE surge_request SET units_taken = units_taken + 1 WHERE id = :id
-AND units_taken + 1 <= units` loop from 32 threads on the same database and engine; and, for
-scale, the same writes a claim must make (that UPDATE, the claim, its audit entry and two outbox
-rows, in one transaction) done bare with SQLAlchemy core.
+the same writes a claim must make done bare with SQLAlchemy core in one transaction: the conditional
+UPDATE of the request, the claim (with its rates), its audit entry and the two outbox rows a claim
+writes (the very payloads of a real claim: the claimant's DM and the card update), queued for the
+database as Surge's units of work are (the same pool slots; on SQLite, its one writer in turn). For
+information, the floor: a raw conditional `UPDATE surge_request SET units_taken = units_taken + 1
+WHERE id = :id AND units_taken + 1 <= units` loop from 32 threads on the same database and engine.
+
+The bare transaction and Surge run alternately (bare, Surge, Surge, bare: two rounds each, each on
+requests of its own), so a machine that gets busier or quieter during the run weighs on both alike.
 
 Every claimant claims one unit at a time until every request is full (a request refused as full is
 dropped by all claimants, as its updated card tells every channel). Then the database is checked:
 no request oversubscribed, every request's `units_taken` equal to the sum of its live claims and to
-the claims that were accepted. Targets: Surge's rate ≥ 50 % of the raw rate; zero oversubscription.
+the claims that were accepted. Targets: Surge's rate ≥ 80 % of the same writes done bare; zero
+oversubscription; every attempt answered.
 """
 from __future__ import annotations
 
@@ -22,8 +28,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (  # noqa: E402
-    databases, header, parse_args, post_request, prepare_core, roster_yaml, tech_ids, verdict,
+from bench._common import (
+    databases,
+    header,
+    parse_args,
+    post_request,
+    prepare_core,
+    roster_yaml,
+    tech_ids,
+    verdict,
 )
 
 CLAIMANTS = 32
@@ -132,36 +145,53 @@ def raw_attempt(engine):
     return attempt
 
 
-def lean_attempt(engine, person_orgs: list[tuple[int, int]]):
+def lean_attempt(db, person_orgs: list[tuple[int, int]], payloads: list[tuple[str, dict]]):
     """The same writes as a Surge claim, with nothing around them: the conditional UPDATE, the claim,
-    its audit entry and two outbox rows (the card update and the DM), in one transaction (SQLAlchemy core)."""
+    its audit entry and the claim's two outbox rows (`payloads`: kind and payload of a real claim's),
+    in one transaction (SQLAlchemy core), queued as the Database queues its units of work."""
+    from contextlib import nullcontext
+
     from sqlalchemy import insert, text
 
     from models.tables import AuditEntry, Claim, OutboxMessage
     from models.types import utcnow
 
-    take = text("UPDATE surge_request SET units_taken = units_taken + :n WHERE id = :id AND units_taken + :n <= units")
+    take = text("UPDATE surge_request SET units_taken = units_taken + :n, updated_at = :now "
+                "WHERE id = :id AND units_taken + :n <= units RETURNING pay_cents, bill_cents")
     claim, audit, outbox = Claim.__table__, AuditEntry.__table__, OutboxMessage.__table__
+    engine = db.engine
 
     def attempt(w: int, rid: int) -> str:
         person, org = person_orgs[w]
         now = utcnow()
-        with engine.begin() as conn:
-            if conn.execute(take, {"n": 1, "id": rid}).rowcount != 1:
+        # the Database's own queue: a pool slot each, and SQLite's one writer in turn
+        with db._slots, db._writer or nullcontext(), engine.begin() as conn:
+            rates = conn.execute(take, {"n": 1, "id": rid, "now": now}).first()
+            if rates is None:
                 return "full"
             cid = conn.execute(insert(claim).values(
                 request_id=rid, person_id=person, org_id=org, units=1, units_done=0, units_verified=0,
-                status="active", rework=0, notes="", created_at=now, approved_at=now)).inserted_primary_key[0]
+                status="active", rework=0, notes="", created_at=now, approved_at=now, pay_cents=rates.pay_cents,
+                bill_cents=rates.bill_cents)).inserted_primary_key[0]
             conn.execute(insert(audit).values(at=now, action="claim.taken", actor_id=person, request_id=rid,
-                                              claim_id=cid, org_id=org, units=1, detail={"units": 1}))
-            conn.execute(insert(outbox), [
-                {"created_at": now, "kind": "card", "payload": {"request_id": rid, "change": "update"},
-                 "status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": ""},
-                {"created_at": now, "kind": "message", "payload": {"audience": "dm", "person_id": person},
-                 "status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": ""}])
+                                              claim_id=cid, org_id=org, units=1,
+                                              detail={"total": 1, "status": "active"}))
+            conn.execute(insert(outbox).returning(outbox.c.id), [
+                {"created_at": now, "kind": kind, "payload": payload, "status": "pending", "attempts": 0,
+                 "next_attempt_at": now, "last_error": ""} for kind, payload in payloads]).all()
         return "taken"
 
     return attempt
+
+
+def claim_payloads(engine) -> list[tuple[str, dict]]:
+    """The outbox rows the last claim wrote (its DM to the claimant and its card update), as written."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT kind, payload FROM outbox_message ORDER BY id DESC LIMIT 2")).all()
+    return [(kind, payload if isinstance(payload, dict) else __import__("json").loads(payload))
+            for kind, payload in reversed(rows)]
 
 
 def statements_per_claim(core, techs: list[str]) -> tuple[int, int]:
@@ -235,13 +265,37 @@ def check(engine, requests: list[int], taken: int, *, claims: bool) -> list[str]
     return problems
 
 
+def combined(runs: list[Run]) -> Run:
+    """Rounds of one flavour as one run: claims over the time they took together."""
+    return Run(sum(r.taken for r in runs), sum(r.refused for r in runs), sum(r.failed for r in runs),
+               sum(r.elapsed for r in runs), [s for r in runs for s in r.samples][:3])
+
+
+def scenario(core, techs: list[str], label: str, count: int, units: int) -> tuple[Run, Run, Run, list[str]]:
+    """The raw floor once, then the bare transaction and Surge alternately (bare, Surge, Surge, bare),
+    each round on requests of its own of `units // 2` units. Returns (raw, bare, Surge, problems)."""
+    engine, half = core.db.engine, units // 2
+    raw = [post_request(core, units=units, title=f"Raw {label} {i}") for i in range(count)]
+    floor = race(raw, raw_attempt(engine))
+    bad = check(engine, raw, floor.taken, claims=False)
+    lean = lean_attempt(core.db, person_orgs(engine, techs), claim_payloads(engine))
+    surge = surge_attempt(core, techs)
+    runs: dict[str, list[Run]] = {"bare": [], "surge": []}
+    for k, who in enumerate(("bare", "surge", "surge", "bare")):
+        ids = [post_request(core, units=half, title=f"{who} {label} {k}.{i}") for i in range(count)]
+        run = race(ids, lean if who == "bare" else surge)
+        bad += check(engine, ids, run.taken, claims=True)
+        runs[who].append(run)
+    return floor, combined(runs["bare"]), combined(runs["surge"]), bad
+
+
 def main() -> int:
     args = parse_args(__doc__.split("\n")[0])
-    header("claim arbitration: 32 concurrent claimants, Surge's core vs a raw conditional UPDATE", args)
+    header("claim arbitration: 32 concurrent claimants, Surge's core vs the same writes done bare", args)
     units_one = 160 if args.quick else 3200
-    per_request = 2 if args.quick else 32
-    print(f"one request of {units_one} units; 100 requests of {per_request} units; "
-          f"{CLAIMANTS} claimants claiming 1 unit at a time until all are full")
+    per_request = 4 if args.quick else 32
+    print(f"one request of {units_one} units; 100 requests of {per_request} units (bare and Surge: two rounds of "
+          f"half as many units each, alternately); {CLAIMANTS} claimants claiming 1 unit at a time until all are full")
     techs = tech_ids(CLAIMANTS)
     ok = True
     for db_name, cm in databases(args, "claims"):
@@ -252,15 +306,7 @@ def main() -> int:
             print(f"      a claim sends {first} SQL statements (a top-up of one's own claim: {again}), "
                   "BEGIN included, COMMIT not")
             for label, count, units in (("1 request", 1, units_one), ("100 requests", 100, per_request)):
-                mine = [post_request(core, units=units, title=f"Surge {label} {i}") for i in range(count)]
-                raw = [post_request(core, units=units, title=f"Raw {label} {i}") for i in range(count)]
-                same = [post_request(core, units=units, title=f"Lean {label} {i}") for i in range(count)]
-                floor = race(raw, raw_attempt(core.db.engine))
-                lean = race(same, lean_attempt(core.db.engine, person_orgs(core.db.engine, techs)))
-                got = race(mine, surge_attempt(core, techs))
-                bad = check(core.db.engine, mine, got.taken, claims=True) + \
-                    check(core.db.engine, raw, floor.taken, claims=False) + \
-                    check(core.db.engine, same, lean.taken, claims=True)
+                floor, lean, got, bad = scenario(core, techs, label, count, units)
                 for run, who in ((floor, "raw UPDATE"), (lean, "same writes, bare"), (got, "Surge core")):
                     print(f"{label:>13} · {who:<17} {run.taken:>5} claims in {run.elapsed:6.2f} s = "
                           f"{run.rate:8.1f} claims/s  ({run.refused} refused as full, {run.failed} failed)")
@@ -269,10 +315,11 @@ def main() -> int:
                 for line in ERRORS.seen:
                     print(f"      logged: {line}")
                 ERRORS.seen.clear()
-                share = got.rate / floor.rate
-                print(f"      Surge = {share:.1%} of the raw UPDATE rate, {got.rate / lean.rate:.1%} of the same "
-                      f"writes done bare (the transaction a claim needs: request, claim, audit, 2 outbox rows)")
-                ok &= verdict(f"{db_name}, {label}: Surge ≥ 50 % of the raw rate", share >= 0.5, f"{share:.1%}")
+                share, raw_share = got.rate / lean.rate, got.rate / floor.rate
+                print(f"      Surge = {share:.1%} of the same writes done bare (request, claim, audit, 2 outbox rows); "
+                      f"for information, {raw_share:.1%} of the raw UPDATE rate")
+                ok &= verdict(f"{db_name}, {label}: Surge ≥ 80 % of the same writes done bare", share >= 0.8,
+                              f"{share:.1%}")
                 ok &= verdict(f"{db_name}, {label}: zero oversubscription, counts consistent", not bad,
                               "; ".join(bad[:3]) or "0 oversubscribed, units_taken = Σ live claims = accepted")
                 failed = got.failed + lean.failed + floor.failed
