@@ -62,6 +62,7 @@ from models.tables import Lead, Org, OrgKind, Person, Problem, Role
 
 __all__ = ["AgreementState", "Digest", "SharedFigures", "build_digest", "digest_for", "digest_text", "manager_zone"]
 EXPIRY_WARNING = timedelta(days=30)
+RISK_COUNTED = 500  # requests at risk read (the digest shows five and counts the rest)
 
 
 class Digest(BaseModel):
@@ -172,7 +173,7 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         month_start=month_start, glance=fig.get(("glance", now), lambda: _glance(s, now, late)),
         at_risk=[AtRisk(request_id=r.request_id, title=r.title, deadline=r.deadline, unclaimed=r.unclaimed,
                         not_started=r.not_started)
-                 for r in fig.get(("risk", now), lambda: at_risk_requests(session=s, now=now))],
+                 for r in fig.get(("risk", now), lambda: at_risk_requests(session=s, now=now, limit=RISK_COUNTED))],
         late=late, yesterday=day_activity(start, today), partners=_partners(s, fig, now, start, today),
         problems=notes(Problem), leads=notes(Lead),
         money_yesterday=yesterday_money, money_month=month_money,

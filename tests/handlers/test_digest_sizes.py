@@ -21,8 +21,8 @@ TITLE = "Rollout & re-image <{n}> for the R&D floor: laptops, docks & badge read
 
 def test_a_digest_of_200_live_requests_fits_slack_and_teams(ready, core, clock):
     chat = ready
-    for n in range(2, 202):  # SR-2 … SR-201: half due Tue 2 Mar (late by Thursday), half due on the 20th
-        due = "2027-03-02" if n % 2 else "2027-03-20"
+    for n in range(2, 202):  # SR-2 … SR-201: half due Tue 2 Mar (late by Thursday), a quarter due Fri 5 Mar
+        due = "2027-03-02" if n % 2 else "2027-03-05" if n % 4 == 0 else "2027-03-20"  # (at risk), a quarter later
         chat.ok("Dana Dispatch", f'request "{TITLE.format(n=n)}" units=8 deadline={due} pay=30 bill=55 town=Hicksville')
     for n in range(2, 32):
         chat.ok("Tom Tech", f"claim SR-{n} 2")
@@ -36,6 +36,8 @@ def test_a_digest_of_200_live_requests_fits_slack_and_teams(ready, core, clock):
 
     late = next(f.value for f in asked.fields if f.label.startswith("Late"))
     assert late.endswith("…and 95 more: `list`") and len(late.splitlines()) == SHOWN + 1
+    at_risk = next(f.value for f in asked.fields if f.label.startswith("At risk"))
+    assert at_risk.endswith("…and 45 more: `list`")  # SR-4, SR-8 … SR-200: 50 requests due Friday
     assert len(asked.chart.categories) == 20 and asked.chart.title.endswith("(the 20 soonest deadlines of 201)")
 
     picture = png(asked.chart)
