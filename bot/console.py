@@ -129,6 +129,12 @@ class Console:
             path = (self.export_dir / reply.file.name).resolve()
             path.write_text(reply.file.content, encoding="utf-8", newline="")
             self.print(f"  → file written: {path}")
+        if reply.chart is not None:  # a digest's chart: drawn to a PNG beside the console, its path printed
+            from bot.charts import png
+
+            path = (self.export_dir / f"surge-chart-{self.core.clock():%Y-%m-%d-%H%M%S}.png").resolve()
+            path.write_bytes(png(reply.chart))
+            self.print(f"  → chart written: {path}")
         names = self.names()
         for m in reply.messages:
             self.print(self.header(m, names))

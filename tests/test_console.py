@@ -5,6 +5,7 @@ import csv
 import io
 import re
 from decimal import Decimal
+from pathlib import Path
 
 from bot.console import Console
 from tests.conftest import ROOT
@@ -27,14 +28,17 @@ def section(title: str) -> str:
     return README.split(title, 1)[1].split("\n#", 1)[0]
 
 
-def run(core, lines, person="Dana Dispatch") -> str:
+def run(core, lines, person="Dana Dispatch", where=None) -> str:
     out = io.StringIO()
-    Console(core, person=person, out=out).run(lines)
+    console = Console(core, person=person, out=out)
+    if where is not None:
+        console.export_dir = where
+    console.run(lines)
     return out.getvalue()
 
 
-def test_readme_walkthrough_tells_the_whole_story(core):
-    out = run(core, walkthrough())
+def test_readme_walkthrough_tells_the_whole_story(core, tmp_path):
+    out = run(core, walkthrough(), where=tmp_path)
     assert "Shortfall: 216 units" in out
     assert "Posted *SR-1*" in out
     assert "hasn't signed the current non-solicitation agreement" in out  # Tom's first try
@@ -45,6 +49,9 @@ def test_readme_walkthrough_tells_the_whole_story(core):
     assert "28 of 40 units left" in out
     assert "Verified 12 units of SR-1 by Tom Tech" in out
     assert "$300.00" in out  # the digest's margin: 12 × ($60 − $35)
+    charts = re.findall(r"→ chart written: (\S+)", out)  # the digest's chart, drawn beside the console
+    assert charts and all(Path(c).parent == tmp_path for c in charts)
+    assert Path(charts[-1]).read_bytes().startswith(b"\x89PNG")
     # the dispatcher's hand on the work: edit, revoke, widen, an incident and the partner's record
     assert "Edited SR-2 · Printer swap: deadline Sat 13 Mar 2027 17:00 EST" in out
     assert "took back your claim on SR-2 · Printer swap (4 units): the customer asked for our own tech" in out
