@@ -173,3 +173,35 @@ def _tom():
     from handlers.types import Identity
 
     return Identity(platform="console", user_id="Tom Tech")
+
+
+def test_more_units_after_reporting_done_are_refused_and_nothing_changes(ready):
+    ready.ok("Tom Tech", "claim SR-1 10")
+    ready.ok("Tom Tech", "start SR-1")
+    ready.ok("Tom Tech", "done SR-1")
+    reply = ready.refused("Tom Tech", "claim SR-1 5")  # the units were taken, then rolled back with the refusal
+    assert "wait for it to be verified" in reply.text
+    assert request_row(ready).units_taken == 10
+
+
+def test_an_approved_claim_is_not_topped_up_on_a_request_that_needs_approval(ready):
+    ready.ok("Dana Dispatch", 'request "Servers" units=10 deadline=2027-03-10 pay=35 town=Hicksville approval=yes')
+    ready.ok("Tom Tech", "claim SR-2 2")
+    ready.ok("Tom Tech", "claim SR-2 1")  # still pending: the ask grows
+    with ready.core.db.session() as s:
+        assert [(c.units, c.status) for c in s.exec(select(Claim).where(Claim.request_id == 2))] == [(3, "pending")]
+    ready.ok("Dana Dispatch", 'approve SR-2 "Tom Tech"')
+    reply = ready.refused("Tom Tech", "claim SR-2 2")
+    assert "needs approval for each claim" in reply.text
+    assert request_row(ready, 2).units_taken == 3
+
+
+def test_a_claim_keeps_the_rates_of_the_moment_it_is_taken(ready):
+    ready.ok("Tom Tech", "claim SR-1 5")
+    ready.ok("Dana Dispatch", "edit SR-1 pay=40 bill=70")
+    ready.ok("Frank Fabrikam", "guidelines ack")
+    ready.ok("Frank Fabrikam", "claim SR-1 5")
+    ready.ok("Tom Tech", "claim SR-1 1")  # a top-up keeps the claim's rates
+    with ready.core.db.session() as s:
+        rates = {c.person_id: (c.units, c.pay_cents, c.bill_cents) for c in s.exec(select(Claim))}
+    assert sorted(rates.values()) == [(5, 4000, 7000), (6, 3500, 6000)]
