@@ -15,7 +15,16 @@ from sqlalchemy import event, text
 from sqlmodel import select
 
 from models.tables import Claim, Org, SurgeRequest
-from tests.handlers.test_control import CRASHES, DANA, MORGAN, STAGES, TOM, books_balance, post, race
+from tests.handlers.test_control import (
+    CRASHES,
+    DANA,
+    MORGAN,
+    STAGES,
+    TOM,
+    books_balance,
+    post,
+    race,
+)
 
 CONTOSO = "Contoso Field Services"
 
@@ -51,8 +60,8 @@ def test_a_claim_racing_a_suspension_is_refused_or_revoked(ready):
     seen = set()
     for stages in STAGES:
         rid = post(ready, 20)
-        claimed, suspended = race(lambda: ready.say(TOM, f"claim SR-{rid} 5"),
-                                  lambda: ready.say(MORGAN, f'suspend Contoso "customer complaint {rid}"'),
+        claimed, suspended = race(lambda rid=rid: ready.say(TOM, f"claim SR-{rid} 5"),
+                                  lambda rid=rid: ready.say(MORGAN, f'suspend Contoso "customer complaint {rid}"'),
                                   stages=stages)
         seen.add(outcome(ready, rid, claimed, suspended))
         ready.ok(MORGAN, "reinstate Contoso")
