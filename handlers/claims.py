@@ -2,29 +2,49 @@
 
 Gates, in order: a known person (the core) → a partner org that is vetted → the org's signature on
 the current agreement, not expired → the person's acknowledgement of the current guidelines →
-units available. A claim is one path, in the ordinary unit of work:
+units available. A claim is one path, in the ordinary unit of work, in Core statements:
 
-1. one read brings the request (the ORM object) and the gates' facts, and takes the partner org's
-   row `FOR SHARE` (PostgreSQL): a `suspend` (an UPDATE of that row) waits for the claim to commit
-   and then finds and revokes it, and a claim after a suspension waits for it and reads the org
-   suspended. Every refusal is decided from this read, in the gates' order, and changes nothing;
-2. one conditional `UPDATE … RETURNING` of the request takes the units only if the request is still
-   open, offered to the speaker's tier, before its deadline and has them left, and row-locks it to
-   the commit (PostgreSQL; SQLite has a single writer). If it matches nothing, the request changed
-   since the read and the unit of work runs again (its read then gives the answer of the moment).
-   A CHECK constraint refuses any oversubscription that slipped past both;
-3. under that lock, the speaker's live claim (read after the lock, so a person racing their own
-   claims always finds the claim the other one committed) is topped up, or a new one is added,
-   keeping the request's pay and bill rates of that moment; the request's status follows its units
-   (`refresh_status`); then the audit entry.
+1. one read brings the request's state, the gates' facts and the speaker's live claim on it, holding
+   the partner org's row `FOR SHARE` (PostgreSQL): a `suspend` waits for the claim to commit and then
+   revokes it, and a claim after a suspension waits for it and reads the org suspended. Every refusal
+   is decided from this read, in the gates' order, and changes nothing;
+2. one conditional `UPDATE … RETURNING` takes the units only if the request is still open, offered to
+   the speaker's tier, before its deadline and has them left, and row-locks it to the commit (SQLite
+   has a single writer); the claim, its rates and the reply are made from the row it returns. If it
+   matches nothing, the request is read again under its row lock and decided once more. A CHECK
+   constraint refuses any oversubscription. The status follows the units by `status_for`, the rule
+   of `refresh_status` (one more UPDATE only when it changes);
+3. under that lock, the speaker's claim as read is topped up by an `UPDATE … RETURNING` only if it is
+   still in the state the decision saw, or a new one is added by an `INSERT … RETURNING` only if they
+   still have none, with the request's rates of that moment. If their claim changed (a person racing
+   their own claims), it is read again under the lock and decided once more: one claim holds all
+   their units. Then the audit entry.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, PositiveInt
-from sqlalchemy import Integer, bindparam, exists, or_, select, true, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import (
+    Integer,
+    Row,
+    String,
+    Text,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.engine import Connection
 from sqlmodel import col
 
+from handlers.claim_gates import check_gates
 from handlers.common import (
     AUDIT_INSERT,
     audit,
@@ -39,14 +59,15 @@ from handlers.common import (
     reader_zone,
     refresh_status,
     session,
+    status_for,
     when,
 )
-from handlers.contracts import Gate, closed_gate, current_guidelines
-from handlers.errors import Conflict, Forbidden, GateClosed, NotFound
+from handlers.contracts import current_guidelines
+from handlers.errors import Conflict, GateClosed, NotFound
 from handlers.grammar import Arg, Kind
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Audience, Context, Message, Reply, Tone
-from handlers.views import STATUS_WORDS, guideline_facts, job_details, not_offered
+from handlers.views import STATUS_WORDS, job_details, not_offered
 from models.db import Retry
 from models.tables import (
     LIVE_CLAIM,
@@ -67,47 +88,71 @@ from models.tables import (
 )
 from models.types import UTCDateTime
 
+_req, _claim = table_of(SurgeRequest), table_of(Claim)
 _NOW = bindparam("now", type_=UTCDateTime())
 _N = bindparam("n", type_=Integer)
+_REQUEST_ID = bindparam("request_id", type_=Integer)
+_PERSON_ID = bindparam("person_id", type_=Integer)
+_LIVE = _claim.c.status.in_(LIVE_CLAIM)
+_MY_LIVE_CLAIM = and_(_claim.c.request_id == _REQUEST_ID, _claim.c.person_id == _PERSON_ID, _LIVE)
 
-# The request (an ORM object) and the gates' facts in one statement: the speaker's org (its row taken
-# FOR SHARE), the current agreement and whether the org signed it (unexpired), the current guidelines
-# and whether the speaker acknowledged them. When one of them is closed, `closed_gate` words the refusal.
+# What the decision needs in one statement: the request's state; the speaker's org (its row taken FOR
+# SHARE), the current agreement and whether the org signed it (unexpired), the current guidelines and
+# whether the speaker acknowledged them (when one is closed, `closed_gate` words the refusal); and the
+# speaker's live claim on the request (at most one).
 _READ = (
-    select(SurgeRequest, col(Org.kind), col(Org.status), col(AgreementVersion.id), exists().where(
-        col(Signature.org_id) == col(Org.id), col(Signature.agreement_id) == col(AgreementVersion.id),
-        col(Signature.expires_at) > _NOW,
-    ), col(GuidelineVersion.id), col(GuidelineVersion.text_hash), exists().where(
-        col(GuidelineAck.person_id) == bindparam("person_id", type_=Integer),
-        col(GuidelineAck.guideline_id) == col(GuidelineVersion.id),
-    ))
-    .select_from(SurgeRequest)
+    select(_req.c.id, _req.c.status, _req.c.units, _req.c.units_taken, _req.c.deadline, _req.c.visible_tier,
+           col(Org.kind).label("org_kind"), col(Org.status).label("org_status"),
+           col(AgreementVersion.id).label("agreement_id"), exists().where(
+               col(Signature.org_id) == col(Org.id), col(Signature.agreement_id) == col(AgreementVersion.id),
+               col(Signature.expires_at) > _NOW).label("signed"),
+           col(GuidelineVersion.id).label("guidelines_id"), col(GuidelineVersion.text_hash).label("guidelines_hash"),
+           exists().where(col(GuidelineAck.person_id) == _PERSON_ID,
+                          col(GuidelineAck.guideline_id) == col(GuidelineVersion.id)).label("acked"),
+           _claim.c.id.label("mine_id"), _claim.c.units.label("mine_units"), _claim.c.status.label("mine_status"))
+    .select_from(_req)
     .join(Org, col(Org.id) == bindparam("org_id", type_=Integer))
     .outerjoin(AgreementVersion, col(AgreementVersion.is_current) == true())
     .outerjoin(GuidelineVersion, col(GuidelineVersion.is_current) == true())
-    .where(col(SurgeRequest.id) == bindparam("request_id", type_=Integer))
+    .outerjoin(_claim, and_(_claim.c.request_id == _req.c.id, _claim.c.person_id == _PERSON_ID, _LIVE))
+    .where(_req.c.id == _REQUEST_ID)
     .limit(1)
-    .with_for_update(read=True, of=Org)
 )
+_READ_SHARED = _READ.with_for_update(read=True, of=Org)  # the org's row FOR SHARE (PostgreSQL)
+_READ_LOCKED = _READ.with_for_update(of=SurgeRequest)  # again, with the request's row locked
 
-# Take n units if the request can still give them (Core, on the mapped table): the new count comes back.
+# Take n units if the request can still give them: the row as it now stands comes back.
 _TAKE = (
-    update(table_of(SurgeRequest))
-    .where(col(SurgeRequest.id) == bindparam("request_id", type_=Integer),
-           *(col(SurgeRequest.status) != s for s in TERMINAL_REQUEST), col(SurgeRequest.deadline) > _NOW,
-           col(SurgeRequest.visible_tier) >= bindparam("org_tier", type_=Integer),
-           col(SurgeRequest.units) - col(SurgeRequest.units_taken) >= _N)
-    .values(units_taken=col(SurgeRequest.units_taken) + _N, updated_at=_NOW)
-    .returning(col(SurgeRequest.units_taken))
+    update(_req)
+    .where(_req.c.id == _REQUEST_ID, _req.c.status.not_in(TERMINAL_REQUEST), _req.c.deadline > _NOW,
+           _req.c.visible_tier >= bindparam("org_tier", type_=Integer), _req.c.units - _req.c.units_taken >= _N)
+    .values(units_taken=_req.c.units_taken + _N, updated_at=_NOW)
+    .returning(_req.c.id, _req.c.title, _req.c.scope, _req.c.customer, _req.c.site, _req.c.town, _req.c.contact,
+               _req.c.deadline, _req.c.pay_cents, _req.c.bill_cents, _req.c.approval_required, _req.c.status,
+               _req.c.units, _req.c.units_taken, _req.c.units_verified)
 )
+_SET_STATUS = update(_req).where(_req.c.id == _REQUEST_ID).values(status=bindparam("status", type_=String))
 
-# The speaker's live claim on the request (at most one), read after the UPDATE has locked the request.
-_MINE = (
-    select(Claim)
-    .where(col(Claim.request_id) == bindparam("request_id", type_=Integer),
-           col(Claim.person_id) == bindparam("person_id", type_=Integer),
-           or_(*(col(Claim.status) == s for s in LIVE_CLAIM)))
+# The speaker's claim topped up, only if it is still in the state the decision saw.
+_CLAIM_OUT = (_claim.c.id, _claim.c.person_id, _claim.c.org_id, _claim.c.units, _claim.c.status)
+_TOP_UP = (
+    update(_claim)
+    .where(_claim.c.id == bindparam("claim_id", type_=Integer), _claim.c.status == bindparam("seen", type_=String))
+    .values(units=_claim.c.units + _N)
+    .returning(*_CLAIM_OUT)
 )
+# A new claim, only if the speaker still has no live claim on the request.
+_ADD = (  # the other columns take their defaults
+    insert(_claim)
+    .from_select(["request_id", "person_id", "org_id", "units", "pay_cents", "bill_cents", "status", "notes",
+                  "created_at", "approved_at"], select(
+        _REQUEST_ID, _PERSON_ID, bindparam("org_id", type_=Integer), _N, bindparam("pay_cents", type_=Integer),
+        bindparam("bill_cents", type_=Integer), bindparam("status", type_=String), literal("", Text), _NOW,
+        bindparam("approved_at", type_=UTCDateTime()),
+    ).where(~exists().where(_MY_LIVE_CLAIM)))
+    .returning(*_CLAIM_OUT)
+)
+_MINE = select(_claim.c.id, _claim.c.status).where(_MY_LIVE_CLAIM)
 
 
 class ClaimUnits(BaseModel):
@@ -120,83 +165,100 @@ class ClaimUnits(BaseModel):
          args=[Arg("request", Kind.REQUEST), Arg("units", Kind.UNITS, required=False)])
 def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
     """The read and every refusal, the conditional UPDATE, then the claim and its audit entry (see the module)."""
-    s = session(ctx)
     a = ctx.actor
-    row = s.execute(_READ, {"request_id": cmd.request, "org_id": a.org_id, "person_id": a.person_id,
-                            "now": ctx.now}).first()
-    if row is None:
+    conn = session(ctx).connection()
+    keys = {"request_id": cmd.request, "org_id": a.org_id, "person_id": a.person_id, "now": ctx.now}
+    seen = conn.execute(_READ_SHARED, keys).first()
+    if seen is None:
         raise NotFound(f"There is no SR-{cmd.request}. Type `list` to see the open requests.")
-    req, kind, status, agreement_id, signed, guidelines_id, guidelines_hash, acked = row
-    if req.visible_tier < a.tier:
-        raise Conflict(not_offered(req.ref, req.visible_tier, a))
-    if (kind != OrgKind.PARTNER or status != OrgStatus.VETTED or agreement_id is None or not signed
-            or guidelines_id is None or not acked):
-        check_gates(ctx, cmd)  # says which gate is closed, in their order (returns if all are open now)
-    units = take(ctx, req, cmd.units)
-    mine = s.execute(_MINE, {"request_id": req.id, "person_id": a.person_id}).scalar()  # under the row lock
-    if mine and mine.status == ClaimStatus.DONE:
-        raise Conflict(f"You reported your work on {req.ref} done; wait for it to be verified before claiming more.")
-    if mine and req.approval_required and mine.status != ClaimStatus.PENDING:
-        raise Conflict(f"{req.ref} needs approval for each claim; ask a dispatcher to add units to yours.")
-    if mine:
-        mine.units += units
-    else:
-        mine = Claim(
-            request_id=pk(req), person_id=a.pid, org_id=a.oid, units=units, created_at=ctx.now,
-            status=ClaimStatus.PENDING if req.approval_required else ClaimStatus.ACTIVE,
-            approved_at=None if req.approval_required else ctx.now, pay_cents=req.pay_cents, bill_cents=req.bill_cents,
-        )
-        s.add(mine)
-    refresh_status(req, ctx.now)
-    s.flush()
-    s.connection().execute(AUDIT_INSERT, audit_row(ctx, "claim.taken", request_id=req.id, claim_id=mine.id,
-                                                   org_id=mine.org_id, units=units,
-                                                   detail={"total": mine.units, "status": mine.status}))
-    return taken_reply(ctx, req, mine, units, guidelines_of(s, guidelines_id, guidelines_hash))
+    if seen.visible_tier < a.tier:
+        raise Conflict(not_offered(f"SR-{cmd.request}", seen.visible_tier, a))
+    if (seen.org_kind != OrgKind.PARTNER or seen.org_status != OrgStatus.VETTED or seen.agreement_id is None
+            or not seen.signed or seen.guidelines_id is None or not seen.acked):
+        check_gates(ctx, cmd.request, cmd.units)  # says which gate is closed, in their order (returns if all are open now)
+    units, req, seen = take(ctx, conn, seen, cmd.units, keys)
+    mine = hold(ctx, conn, req, seen, units)
+    after = status_for(req.status, units=req.units, taken=req.units_taken, verified=req.units_verified)
+    if after != req.status:
+        conn.execute(_SET_STATUS, {"request_id": req.id, "status": after})
+    conn.execute(AUDIT_INSERT, audit_row(ctx, "claim.taken", request_id=req.id, claim_id=mine.id, org_id=mine.org_id,
+                                         units=units, detail={"total": mine.units, "status": mine.status}))
+    guidelines = guidelines_of(session(ctx), seen.guidelines_id, seen.guidelines_hash)
+    return taken_reply(ctx, req, mine, units, guidelines)
 
 
-def take(ctx: Context, req: SurgeRequest, wanted: int | None) -> int:
+def take(ctx: Context, conn: Connection, seen: Row[Any], wanted: int | None,
+         keys: Mapping[str, Any]) -> tuple[int, Row[Any], Row[Any]]:
     """Refuse from the request as read (closed, past its deadline, full, fewer units left than asked),
-    else take the units with the conditional UPDATE; returns how many. If the UPDATE matches nothing,
-    the request changed since the read: it is read again under its row lock and decided once more
-    (on that locked row the UPDATE cannot miss)."""
-    s = session(ctx)
+    else take the units with the conditional UPDATE; returns how many, the request as it now stands
+    and the read the decision was made on. If the UPDATE matches nothing, the request changed since
+    the read: it is read again under its row lock and decided once more (on that row it cannot miss)."""
     for _ in range(2):
-        check_claimable(ctx, req)
-        units = wanted or req.units_left
-        if req.units_left == 0 or units > req.units_left:
-            held = s.execute(_MINE, {"request_id": req.id, "person_id": ctx.actor.person_id}).scalar()
-            check_units(req.ref, req.units_left, units, held.units if held else None)
-        taken = s.connection().execute(_TAKE, {"request_id": req.id, "org_tier": ctx.actor.tier, "n": units,
-                                               "now": ctx.now}).scalar()  # Core, on the unit of work's connection
-        if taken is not None:
-            set_committed_value(req, "units_taken", taken)  # the ORM object as the locked row now stands
-            set_committed_value(req, "updated_at", ctx.now)
-            return units
-        req = get_request(ctx, pk(req), lock=True)
-    raise Retry(f"claim {req.ref}: the request changed under its row lock")
+        ref, left = f"SR-{seen.id}", seen.units - seen.units_taken
+        check_claimable(ctx, ref, seen.visible_tier, seen.status, seen.deadline)
+        units = wanted or left
+        check_units(ref, left, units, seen.mine_units)
+        req = conn.execute(_TAKE, {"request_id": seen.id, "org_tier": ctx.actor.tier, "n": units,
+                                   "now": ctx.now}).first()
+        if req is not None:
+            return units, req, seen
+        seen = conn.execute(_READ_LOCKED, keys).one()
+    raise Retry(f"claim SR-{seen.id}: the request changed under its row lock")
 
 
-def taken_reply(ctx: Context, req: SurgeRequest, the_claim: Claim, units: int,
+def hold(ctx: Context, conn: Connection, req: Row[Any], seen: Row[Any], units: int) -> Row[Any]:
+    """The speaker's claim with `units` more: theirs as read, topped up, or a new one with the request's
+    rates of this moment. If theirs changed since the read, it is read again (under the request's row
+    lock, so it cannot change again) and decided once more; returns the claim as it now stands."""
+    a = ctx.actor
+    mine_id, status = seen.mine_id, seen.mine_status
+    for _ in range(2):
+        check_top_up(f"SR-{req.id}", status, req.approval_required)
+        if mine_id is not None:
+            mine = conn.execute(_TOP_UP, {"claim_id": mine_id, "seen": status, "n": units}).first()
+        else:
+            pending = req.approval_required
+            mine = conn.execute(_ADD, {
+                "request_id": req.id, "person_id": a.person_id, "org_id": a.org_id, "n": units, "now": ctx.now,
+                "pay_cents": req.pay_cents, "bill_cents": req.bill_cents, "approved_at": None if pending else ctx.now,
+                "status": ClaimStatus.PENDING if pending else ClaimStatus.ACTIVE,
+            }).first()
+        if mine is not None:
+            return mine
+        again = conn.execute(_MINE, {"request_id": req.id, "person_id": a.person_id}).first()
+        mine_id, status = (again.id, again.status) if again else (None, None)
+    raise Retry(f"claim SR-{req.id}: the claimant's claim changed under the request's row lock")
+
+
+def check_top_up(ref: str, status: str | None, approval_required: bool) -> None:
+    """A claim of one's own is topped up unless its work was reported done, or the request needs
+    approval for each claim and it was already approved."""
+    if status == ClaimStatus.DONE:
+        raise Conflict(f"You reported your work on {ref} done; wait for it to be verified before claiming more.")
+    if status is not None and approval_required and status != ClaimStatus.PENDING:
+        raise Conflict(f"{ref} needs approval for each claim; ask a dispatcher to add units to yours.")
+
+
+def taken_reply(ctx: Context, req: Row[Any], the_claim: Row[Any], units: int,
                 guidelines: GuidelineVersion | None) -> Reply:
-    reply = Reply(text="", tone=Tone.SUCCESS).card(pk(req))
-    left = f"{plural(req.units_left, 'unit')} left"
+    ref, left = f"SR-{req.id}", f"{plural(req.units - req.units_taken, 'unit')} left"
+    reply = Reply(text="", tone=Tone.SUCCESS).card(req.id)
     if the_claim.status == ClaimStatus.PENDING:
-        reply.text = (f"You asked for {plural(units, 'unit')} of {req.ref} ({left}). "
+        reply.text = (f"You asked for {plural(units, 'unit')} of {ref} ({left}). "
                       "A dispatcher approves claims on this request; you'll get the job details then.")
         reply.tell(Message(
             audience=Audience.DISPATCH, request_id=req.id, tone=Tone.WARNING,
             text=f"{ctx.actor.name} ({ctx.actor.org_name}) asks for {plural(the_claim.units, 'unit')} of "
-            f"{req.ref} · {req.title}.",
+            f"{ref} · {req.title}.",
             actions=[
-                Action(kind=ActionKind.APPROVE, label="Approve", command=f'approve {req.ref} "{ctx.actor.name}"', style="primary",
+                Action(kind=ActionKind.APPROVE, label="Approve", command=f'approve {ref} "{ctx.actor.name}"', style="primary",
                        request_id=req.id, person_id=ctx.actor.person_id),
-                Action(kind=ActionKind.REJECT, label="Reject", command=f'reject {req.ref} "{ctx.actor.name}"', style="danger",
+                Action(kind=ActionKind.REJECT, label="Reject", command=f'reject {ref} "{ctx.actor.name}"', style="danger",
                        request_id=req.id, person_id=ctx.actor.person_id),
             ],
         ))
     else:
-        reply.text = (f"You have {plural(the_claim.units, 'unit')} of {req.ref} · {req.title} ({left}). "
+        reply.text = (f"You have {plural(the_claim.units, 'unit')} of {ref} · {req.title} ({left}). "
                       "The job details and the guidelines are in your direct messages.")
         reply.tell(job_details(req, the_claim, guidelines, str(ctx.actor.tz)))
     return reply
@@ -212,57 +274,13 @@ def check_units(ref: str, left: int, units: int, held: int | None) -> None:
                        example=f"claim {ref} {left}")
 
 
-def check_gates(ctx: Context, cmd: ClaimUnits) -> Org:
-    """Vetting, agreement, guidelines (`closed_gate` decides): each refusal says what to do next and who."""
-    s = session(ctx)
-    org = s.get_one(Org, ctx.actor.oid)
-    closed = closed_gate(s, org, ctx.actor.pid, ctx.now)
-    if closed is None:
-        return org
-    if closed.gate is Gate.HOME:
-        raise Forbidden("Claims are for partner techs; home staff are scheduled directly.")
-    if closed.gate in (Gate.SUSPENDED, Gate.NOT_VETTED):
-        managers = ", ".join(names_with_role(ctx, Role.MANAGER)) or "a manager"
-        state = "suspended" if closed.gate is Gate.SUSPENDED else "not vetted yet"
-        raise GateClosed(f"{org.name} is {state}, so its people can't claim work. Talk to {managers}.")
-    agreement = closed.agreement
-    if closed.gate is Gate.NO_AGREEMENT or agreement is None:
-        admins = ", ".join(names_with_role(ctx, Role.ADMIN)) or "whoever runs Surge"
-        raise GateClosed(f"No non-solicitation agreement is set up yet, so nobody can claim. Ask {admins}.")
-    units = f" {cmd.units}" if cmd.units else ""
-    if closed.gate is Gate.UNSIGNED:
-        if ctx.actor.has(Role.PARTNER_ADMIN):
-            raise GateClosed(
-                f"{org.name} hasn't signed the current non-solicitation agreement ({agreement.title}, version "
-                f"{agreement.version}). As a partner admin you can sign it now; your claim goes on after.",
-                actions=[Action(kind=ActionKind.SIGN, label="Read and sign", command="agreement",
-                                then=f"claim SR-{cmd.request}{units}", style="primary")],
-            )
-        signers = ", ".join(names_with_role(ctx, Role.PARTNER_ADMIN, org_id=org.id)) or "your company's signatory"
-        raise GateClosed(
-            f"{org.name} hasn't signed the current non-solicitation agreement (version {agreement.version}), "
-            f"so you can't claim yet. Ask {signers} to sign it: they type `agreement` to me."
-        )
-    guidelines = closed.guidelines
-    if closed.gate is Gate.NO_GUIDELINES or guidelines is None:
-        admins = ", ".join(names_with_role(ctx, Role.ADMIN)) or "whoever runs Surge"
-        raise GateClosed(f"The field-conduct guidelines are not set up yet, so nobody can claim. Ask {admins}.")
-    raise GateClosed(  # Gate.NOT_ACKED
-        f"Before your first claim, read the field-conduct guidelines (version {guidelines.version}) "
-        "and acknowledge them; your claim goes on after.",
-        fields=guideline_facts(guidelines),
-        actions=[Action(kind=ActionKind.ACK_GUIDELINES, label="I acknowledge", command="guidelines ack",
-                        then=f"claim SR-{cmd.request}{units}", style="primary")],
-    )
-
-
-def check_claimable(ctx: Context, req: SurgeRequest) -> None:
-    if req.visible_tier < ctx.actor.tier:
-        raise Conflict(not_offered(req.ref, req.visible_tier, ctx.actor))
-    if is_closed(req):
-        raise Conflict(f"{req.ref} is {STATUS_WORDS[req.status].lower()}; it can't be claimed.")
-    if req.deadline <= ctx.now:
-        raise Conflict(f"{req.ref}'s deadline ({when(req.deadline, ctx.actor.tz)}) has passed.")
+def check_claimable(ctx: Context, ref: str, visible_tier: int, status: str, deadline: datetime) -> None:
+    if visible_tier < ctx.actor.tier:
+        raise Conflict(not_offered(ref, visible_tier, ctx.actor))
+    if status in TERMINAL_REQUEST:
+        raise Conflict(f"{ref} is {STATUS_WORDS[status].lower()}; it can't be claimed.")
+    if deadline <= ctx.now:
+        raise Conflict(f"{ref}'s deadline ({when(deadline, ctx.actor.tz)}) has passed.")
 
 
 def check_not_suspended(ctx: Context, doing: str) -> None:

@@ -138,15 +138,20 @@ def refresh_status(req: SurgeRequest, now: datetime) -> None:
     """Derive the request's status from its units (never for cancelled or expired requests)."""
     if req.status in (RequestStatus.CANCELLED, RequestStatus.EXPIRED):
         return
-    if req.units_verified >= req.units:
-        req.status = RequestStatus.COMPLETED
-    elif req.units_taken >= req.units:
-        req.status = RequestStatus.FULLY_CLAIMED
-    elif req.units_taken > 0:
-        req.status = RequestStatus.PARTLY_CLAIMED
-    else:
-        req.status = RequestStatus.OPEN
+    req.status = status_for(req.status, units=req.units, taken=req.units_taken, verified=req.units_verified)
     req.updated_at = now
+
+
+def status_for(status: str, *, units: int, taken: int, verified: int) -> str:
+    """The status a request with these units has (`refresh_status`'s rule; a claim applies it to the
+    counts its UPDATE returns): cancelled and expired stay as they are."""
+    if status in (RequestStatus.CANCELLED, RequestStatus.EXPIRED):
+        return status
+    if verified >= units:
+        return RequestStatus.COMPLETED
+    if taken >= units:
+        return RequestStatus.FULLY_CLAIMED
+    return RequestStatus.PARTLY_CLAIMED if taken > 0 else RequestStatus.OPEN
 
 
 def is_closed(req: SurgeRequest) -> bool:

@@ -8,6 +8,7 @@ what is not there cannot leak. The customer, site and contact are rendered in on
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
@@ -84,7 +85,39 @@ class PublicRequest(BaseModel):
         return f"SR-{self.id}"
 
 
-def private_facts(req: SurgeRequest, *, site_or_town: bool = False) -> list[Fact]:
+class JobRequest(Protocol):
+    """What the claimant's DM shows of a request: a `SurgeRequest`, or the row a claim's UPDATE returns."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def customer(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def town(self) -> str: ...
+    @property
+    def contact(self) -> str: ...
+    @property
+    def deadline(self) -> datetime: ...
+    @property
+    def pay_cents(self) -> int: ...
+
+
+class JobClaim(Protocol):
+    """What the claimant's DM shows of their claim: a `Claim`, or the row a claim's INSERT or UPDATE returns."""
+
+    @property
+    def units(self) -> int: ...
+    @property
+    def person_id(self) -> int: ...
+
+
+def private_facts(req: JobRequest, *, site_or_town: bool = False) -> list[Fact]:
     """The request's customer, site and contact as facts: only ever in a private message or answer."""
     return [
         Fact(label="Customer", value=req.customer or "—"),
@@ -247,8 +280,9 @@ def guideline_facts(g: GuidelineVersion) -> list[Fact]:
     ]
 
 
-def job_details(req: SurgeRequest, claim: Claim, guidelines: GuidelineVersion | None, tz: str) -> Message:
+def job_details(req: JobRequest, claim: JobClaim, guidelines: GuidelineVersion | None, tz: str) -> Message:
     """The claimant's DM: the private details of the job, and the guidelines."""
+    ref = f"SR-{req.id}"
     facts = [
         *private_facts(req, site_or_town=True),
         Fact(label="Your units", value=f"{claim.units:,}"),
@@ -259,12 +293,12 @@ def job_details(req: SurgeRequest, claim: Claim, guidelines: GuidelineVersion | 
         facts += guideline_facts(guidelines)
     return Message(
         audience=Audience.DM, person_id=claim.person_id, request_id=req.id, private=True,
-        title=f"Your job: {req.ref} · {req.title}",
+        title=f"Your job: {ref} · {req.title}",
         text=(req.scope + "\n\n" if req.scope else "")
-        + f"Check in with `start {req.ref}` when you arrive, report with `done {req.ref}`; "
-        f"`problem {req.ref} \"…\"` for anything significant, `lead {req.ref} \"…\"` if the customer asks for more work.",
+        + f"Check in with `start {ref}` when you arrive, report with `done {ref}`; "
+        f"`problem {ref} \"…\"` for anything significant, `lead {ref} \"…\"` if the customer asks for more work.",
         fields=facts, tone=Tone.SUCCESS,
-        actions=[Action(kind=ActionKind.START, label="Check in", command=f"start {req.ref}", style="primary")],
+        actions=[Action(kind=ActionKind.START, label="Check in", command=f"start {ref}", style="primary")],
     )
 
 
