@@ -123,6 +123,7 @@ class Load:
     elapsed: float
     bad: list[str]
     answers: list[float] = field(default_factory=list)  # seconds until the answer (in the ack, or at response_url)
+    lost: int = 0  # acked, but no answer came through response_url in time
 
     @property
     def throughput(self) -> float:
@@ -137,7 +138,7 @@ class Load:
 
 async def slash_load(url: str, commands: Sequence[tuple[str, str]], *, concurrency: int,
                      expect: str | None = None, start_n: int = 0, rate: float | None = None,
-                     answers: bool = False) -> Load:
+                     answers: bool = False, hold: bool = True) -> Load:
     """Send `(user, text)` slash commands to `url` with at most `concurrency` in flight (a closed
     loop), or, with `rate`, one every 1/rate seconds whatever the answers (an open loop, as users
     clicking independently would).
@@ -145,7 +146,9 @@ async def slash_load(url: str, commands: Sequence[tuple[str, str]], *, concurren
     Each request is signed when it is sent. `expect`: a substring every answer must contain
     (`None`: any 200 counts). `answers`: a command acked empty is answered later through its
     `response_url`, served here; each client waits for its answer before sending the next command
-    (as a user does), and the time to the answer is recorded beside the ack's."""
+    (as a user does), and the time to the answer is recorded beside the ack's. With `hold=False` a
+    client sends its next command as soon as it has the ack, and the answers are still awaited and
+    timed (a command whose answer never comes within 120 s counts in `lost`)."""
     import aiohttp
     from aiohttp import web
 
@@ -175,10 +178,23 @@ async def slash_load(url: str, commands: Sequence[tuple[str, str]], *, concurren
         await web.TCPSite(runner, "127.0.0.1", port).start()
         respond_base = f"http://127.0.0.1:{port}/respond"
 
+    lost = 0
+    last_ack = [began]
+
+    async def answer(n: int, start: float) -> None:
+        nonlocal lost
+        try:
+            answered.append(await asyncio.wait_for(pending[n], timeout=30 if hold else 120) - start)
+        except TimeoutError:
+            lost += 1
+        finally:
+            pending.pop(n, None)
+
     async def one(session, i: int, user: str, text: str) -> None:
         nonlocal errors
         if rate:
             await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+        later = None
         async with sem:
             n = start_n + i
             body = slash_body(user, text, n=n, response_url=f"{respond_base}/{n}")
@@ -193,28 +209,35 @@ async def slash_load(url: str, commands: Sequence[tuple[str, str]], *, concurren
                         errors += 1
                         if len(bad) < 3:
                             bad.append(f"{resp.status} {text!r}: {raw[:200]}")
+                        pending.pop(n, None)
                         return
                     latencies.append(took)
+                    last_ack[0] = time.perf_counter()
                 if answers and not raw:  # acked empty: the answer comes through response_url
-                    answered.append(await asyncio.wait_for(pending[n], timeout=30) - start)
+                    if hold:
+                        await answer(n, start)
+                    else:
+                        later = answer(n, start)
                 else:
                     answered.append(took)
+                    pending.pop(n, None)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 errors += 1
+                pending.pop(n, None)
                 if len(bad) < 3:
                     bad.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                pending.pop(n, None)
+        if later is not None:
+            await later
 
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         start = time.perf_counter()
         await asyncio.gather(*(one(session, i, u, t) for i, (u, t) in enumerate(commands)))
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start if hold else last_ack[0] - start  # not hold: the acks' span
     if runner is not None:
         await runner.cleanup()
-    return Load(latencies, errors, elapsed, bad, answered)
+    return Load(latencies, errors, elapsed, bad, answered, lost)
 
 
 # -- a roster of any size ----------------------------------------------------------------------
@@ -407,10 +430,12 @@ class Process:
         self.stop()
 
 
-def serve(mode: str, *, db: str = "", slack_api: str = "", interval: float | None = None) -> Process:
-    """`bench/_serve.py`: `surge` (compose + build_server), `bare` (a Bolt app that only acks) or `fake` (FakeSlack)."""
+def serve(mode: str, *, db: str = "", slack_api: str = "", interval: float | None = None,
+          extra: Sequence[str] = ()) -> Process:
+    """`bench/_serve.py`: `surge` (compose + build_server), `bare` (a Bolt app that only acks) or `fake` (FakeSlack).
+    `extra`: more options for `_serve.py` (e.g. `--core-workers 1`, to measure a setting)."""
     port = free_port()
-    argv = [sys.executable, str(BENCH / "_serve.py"), mode, "--port", str(port)]
+    argv = [sys.executable, str(BENCH / "_serve.py"), mode, "--port", str(port), *extra]
     if db:
         argv += ["--db", db]
     if slack_api:

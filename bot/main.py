@@ -146,6 +146,7 @@ def serve(
     """Run the HTTP server (migrates the database first)."""
     from aiohttp import web
 
+    from bot import workers
     from bot.server import build_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -171,6 +172,7 @@ def serve(
         server.cleanup_ctx.append(_clock(stack))
         log.info("clock: in this process (digests, reminders, tier widening)")
     listen, why = serve_host(cfg, host)
+    workers.serving()  # the GIL's switch interval, the core's threads, the GC (bench/README.md)
     if why:
         log.warning("listening on %s only: %s; pass --host 0.0.0.0 to listen on every interface", listen, why)
     web.run_app(server, host=listen, port=port or cfg.port, print=lambda msg: log.info(msg.strip()))

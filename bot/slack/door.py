@@ -20,6 +20,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack import payloads
+from bot.workers import arriving
 
 log = logging.getLogger("surge.slack.door")
 
@@ -60,6 +61,11 @@ def signed(verifier: SignatureVerifier | None, body: str, headers) -> bool:
 
 
 async def serve(request: web.Request, bolt: SlackApp) -> web.Response:
+    with arriving():  # the core's units of work wait while this request has no ack (bot.workers)
+        return await _serve(request, bolt)
+
+
+async def _serve(request: web.Request, bolt: SlackApp) -> web.Response:
     raw = await request.read()  # beyond the server's client_max_size: 413
     if not fresh(request.headers):
         return refuse(401, "no valid Slack signature")

@@ -18,6 +18,7 @@ from bot.slack.door import SlackApp
 from bot.slack.files import noting_the_dm, send_to_dm
 from bot.slack.ids import FormState
 from bot.slack.listeners.deps import Deps
+from handlers.types import Reply
 
 log = logging.getLogger("surge.slack")
 FORM_LATE = "The form could not open in time. Run the command again, or give its values inline (`help request`)."
@@ -28,13 +29,21 @@ def key_of(request) -> str | None:
     return f"slack:command:{signature}" if signature else None
 
 
+def answered(core, identity, text: str, key: str | None) -> tuple[Reply, dict]:
+    """The reply and its Block Kit, both made on the core's thread: rendering a long card costs
+    milliseconds that would otherwise hold up the event loop, and with it every other ack."""
+    reply = noting_the_dm(core.handle_text(identity, text, key=key))
+    if reply.form:
+        return reply, {}
+    return reply, {"text": blocks.fallback(reply.title, reply.text), "blocks": blocks.reply_blocks(reply)}
+
+
 def register(app: SlackApp, deps: Deps) -> None:
     @app.command("/surge")
     async def on_command(ack, body, request) -> None:
         await ack()
         identity = deps.who(body["user_id"])
-        reply = noting_the_dm(await deps.run(deps.core.handle_text, identity, body.get("text") or "",
-                                             key=key_of(request)))
+        reply, rendered = await deps.run(answered, deps.core, identity, body.get("text") or "", key_of(request))
         if reply.form:
             state = FormState(channel_id=body.get("channel_id"), edit=reply.edits)
             try:
@@ -43,8 +52,7 @@ def register(app: SlackApp, deps: Deps) -> None:
                 log.warning("form not opened: %s", exc.response.get("error"))
                 await deps.respond(body, response_type="ephemeral", text=FORM_LATE)
         else:
-            await deps.respond(body, response_type="ephemeral", text=blocks.fallback(reply.title, reply.text),
-                               blocks=blocks.reply_blocks(reply))
+            await deps.respond(body, response_type="ephemeral", **rendered)
         if reply.file and (failed := await send_to_dm(deps.client, body["user_id"], reply.file)):
             await deps.respond(body, response_type="ephemeral", text=f"{reply.file.name} could not be sent ({failed}).")
         deps.outbox.wake()
