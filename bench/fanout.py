@@ -22,7 +22,17 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
-    databases, header, ms, parse_args, percentile, prepare_core, roster_yaml, serve, slash_load, teams_channel, tech_ids,
+    databases,
+    header,
+    ms,
+    parse_args,
+    percentile,
+    prepare_core,
+    roster_yaml,
+    serve,
+    slash_load,
+    teams_channel,
+    tech_ids,
     verdict,
 )
 from tests.slack.fake_slack import FakeSlack  # noqa: E402
@@ -169,7 +179,7 @@ def main() -> int:
                     teams = Teams(surge.url, connector)
                     for channel in sorted(teams_ids):
                         teams.install(channel=channel)
-                    wait_until(lambda: len(connector.first("post", teams_ids, "Surge is here")) == len(teams_ids), 60,
+                    wait_until(lambda connector=connector: len(connector.first("post", teams_ids, "Surge is here")) == len(teams_ids), 60,
                                "the welcome in every Teams channel")
                     ok &= run(db_name, fake, connector, surge.url + "/slack/events", slack_ids, teams_ids)
         finally:

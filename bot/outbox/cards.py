@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -58,8 +59,13 @@ class Cards:
         mine = f"{PENDING}{self.leases.owner}:{row.id}"
         marker = Marker(outbox_id=origin(row), request_id=request_id, card=True)
         partner, dispatch, posted, wanted, live = await in_background(self.db.read, lambda s: self._load(s, request_id))
-        copy_for = lambda purpose: dispatch if purpose == ChannelPurpose.DISPATCH else partner
-        fits = lambda where: not only or target(where) == only
+
+        def copy_for(purpose: ChannelPurpose) -> Any:
+            return dispatch if purpose == ChannelPurpose.DISPATCH else partner
+
+        def fits(where: Any) -> bool:
+            return not only or target(where) == only
+
         have = {(p.platform, p.channel_id) for p in posted}
         ours = [c for c in posted if c.platform in self.notifiers and fits(c)]
         updates = [c for c in ours if not c.message_ref.startswith(PENDING)]

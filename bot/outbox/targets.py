@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import TypeVar
 
+from sqlalchemy import true
 from sqlmodel import Session, select
 
 from models.tables import Channel, ChannelPurpose, OutboxMessage, Person, PostedCard
@@ -18,7 +19,7 @@ Fan = Callable[[OutboxMessage, list, Callable[..., Awaitable[None]]], Awaitable[
 def channels(s: Session, platforms: Collection[str], purpose: ChannelPurpose, *,
              max_tier: int | None = None) -> list[Channel]:
     """Active channels with this purpose on a platform Surge sends to (up to a tier, for partners)."""
-    stmt = select(Channel).where(Channel.purpose == purpose, Channel.active == True).order_by(Channel.id)
+    stmt = select(Channel).where(Channel.purpose == purpose, Channel.active == true()).order_by(Channel.id)
     chans = [c for c in s.exec(stmt).all() if c.platform in platforms]
     if max_tier is not None:
         chans = [c for c in chans if c.tier is not None and c.tier <= max_tier]

@@ -181,7 +181,7 @@ def test_format_characters_never_reach_a_partner_card(chat):
     mark = "".join(INVISIBLE)
     chat.ok(DANA, f'request "Printer{mark} swap \u202egnp.exe" units=10 deadline=2027-03-10 pay=35 '
                   f'town="Mine\u200bola\u202e" scope="two\u2066 floors\ufeff" skills=win\u200bdows,print\u00aders')
-    chat.ok(DANA, f'cancel SR-1 "customer\u202e postponed\u200f"')
+    chat.ok(DANA, 'cancel SR-1 "customer\u202e postponed\u200f"')
     req = stored(chat, SurgeRequest)[0]
     assert (req.title, req.town, req.scope, req.skills, req.status_reason) == (
         "Printer swap gnp.exe", "Mineola", "two floors", ["windows", "printers"], "customer postponed")

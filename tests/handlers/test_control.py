@@ -327,8 +327,8 @@ def test_a_revoke_racing_the_techs_done_loses_no_update(ready):
         rid = post(ready, 30)
         ready.ok(TOM, f"claim SR-{rid}")
         ready.ok(TOM, f"start SR-{rid}")
-        done, revoked = race(lambda: ready.say(TOM, f"done SR-{rid} 20"),
-                             lambda: ready.say(DANA, f'revoke SR-{rid} Tom "pulled out"'), stages=stages)
+        done, revoked = race(lambda rid=rid: ready.say(TOM, f"done SR-{rid} 20"),
+                             lambda rid=rid: ready.say(DANA, f'revoke SR-{rid} Tom "pulled out"'), stages=stages)
         assert revoked.ok and not any(c in done.text + revoked.text for c in CRASHES), (done.text, revoked.text)
         assert done.ok or "no claim on" in done.text
         req = books_balance(ready, rid)
@@ -347,9 +347,9 @@ def test_a_reassign_racing_claims_never_oversubscribes(ready):
     for stages in STAGES:
         rid = post(ready, 40)
         ready.ok(TOM, f"claim SR-{rid} 30")
-        moved, frank, paula = race(lambda: ready.say(DANA, f"reassign SR-{rid} Tom Frank"),
-                                   lambda: ready.say(FRANK, f"claim SR-{rid} 10"),
-                                   lambda: ready.say(PAULA, f"claim SR-{rid} 10"),
+        moved, frank, paula = race(lambda rid=rid: ready.say(DANA, f"reassign SR-{rid} Tom Frank"),
+                                   lambda rid=rid: ready.say(FRANK, f"claim SR-{rid} 10"),
+                                   lambda rid=rid: ready.say(PAULA, f"claim SR-{rid} 10"),
                                    stages=[*stages, max(stages) + 1])  # Paula asks for what is left last
         texts = [moved.text, frank.text, paula.text]
         assert moved.ok and not any(c in t for t in texts for c in CRASHES), texts

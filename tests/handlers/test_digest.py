@@ -18,7 +18,9 @@ from handlers.types import Tone
 from models.tables import Person
 from tests.conftest import ROSTER
 
-MAR = lambda d, h, m=0: datetime(2027, 3, d, h, m, tzinfo=UTC)
+
+def MAR(d: int, h: int, m: int = 0) -> datetime:
+    return datetime(2027, 3, d, h, m, tzinfo=UTC)
 
 
 def digest_of(core, name: str, day: date, now: datetime):

@@ -27,7 +27,9 @@ from handlers.types import Tone
 from models.books import month_lines
 from models.tables import Person
 
-MAR = lambda d, h, m=0: datetime(2027, 3, d, h, m, tzinfo=UTC)
+
+def MAR(d: int, h: int, m: int = 0) -> datetime:
+    return datetime(2027, 3, d, h, m, tzinfo=UTC)
 POST = 'request "{title}" units={units} deadline={due} pay={pay} bill={bill} town=Hicksville customer="{customer}"'
 
 

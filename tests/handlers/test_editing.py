@@ -20,9 +20,8 @@ from handlers.roster import load_roster
 from handlers.types import Message
 from handlers.views import request_cards
 from models.tables import AuditEntry, Claim, SurgeRequest
-from tests.conftest import ROSTER, Chat
+from tests.conftest import ROSTER, Chat, dms_to
 from tests.models.test_concurrency import TECHS, crew, race  # noqa: F401 - crew is a fixture
-from tests.conftest import dms_to
 
 DANA, TOM, PAULA = "Dana Dispatch", "Tom Tech", "Paula Admin"
 
@@ -134,14 +133,14 @@ def test_an_edit_that_changes_nothing_says_so(ready):
     assert not audits(ready, "request.edited")
 
 
-def test_edit_racing_claims_never_oversubscribes(crew):
+def test_edit_racing_claims_never_oversubscribes(crew):  # noqa: F811 - the fixture
     """Twelve techs claim 4 units each while a dispatcher cuts the request from 60 to 30 units: either the
     edit comes first and at most 30 are taken, or it comes after more than 30 were and is refused."""
     for round_ in range(3):
         reply = crew.ok(DANA, 'request "DST patch" units=60 deadline=2027-03-10 pay=35 bill=60 town=Hicksville')
         rid = int(re.search(r"SR-(\d+)", reply.text).group(1))
 
-        def act(i: int, rid=rid):
+        def act(i: int, rid=rid, round_=round_):
             if i == 0:
                 return crew.say(DANA, f"edit SR-{rid} units=30")
             return crew.say(TECHS[i - 1 + 12 * (round_ % 2)], f"claim SR-{rid} 4")
