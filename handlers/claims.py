@@ -37,6 +37,7 @@ from sqlalchemy import (
     exists,
     insert,
     literal,
+    or_,
     select,
     true,
     update,
@@ -93,13 +94,13 @@ _NOW = bindparam("now", type_=UTCDateTime())
 _N = bindparam("n", type_=Integer)
 _REQUEST_ID = bindparam("request_id", type_=Integer)
 _PERSON_ID = bindparam("person_id", type_=Integer)
-_LIVE = _claim.c.status.in_(LIVE_CLAIM)
+_LIVE = or_(*(_claim.c.status == s for s in LIVE_CLAIM))  # not IN (…): an expanding IN is rendered anew each time
 _MY_LIVE_CLAIM = and_(_claim.c.request_id == _REQUEST_ID, _claim.c.person_id == _PERSON_ID, _LIVE)
 
-# What the decision needs in one statement: the request's state; the speaker's org (its row taken FOR
-# SHARE), the current agreement and whether the org signed it (unexpired), the current guidelines and
-# whether the speaker acknowledged them (when one is closed, `closed_gate` words the refusal); and the
-# speaker's live claim on the request (at most one).
+# When the UPDATE takes nothing, what the decision needs in one statement: the request's state; the
+# speaker's org (its row taken FOR SHARE), the current agreement and whether the org signed it
+# (unexpired), the current guidelines and whether the speaker acknowledged them (when one is closed,
+# `closed_gate` words the refusal); and the speaker's live claim on the request (at most one).
 _READ = (
     select(_req.c.id, _req.c.status, _req.c.units, _req.c.units_taken, _req.c.deadline, _req.c.visible_tier,
            col(Org.kind).label("org_kind"), col(Org.status).label("org_status"),
@@ -121,15 +122,36 @@ _READ = (
 _READ_SHARED = _READ.with_for_update(read=True, of=Org)  # the org's row FOR SHARE (PostgreSQL)
 _READ_LOCKED = _READ.with_for_update(of=SurgeRequest)  # again, with the request's row locked
 
-# Take n units if the request can still give them: the row as it now stands comes back.
+# The gates open for the speaker: their org a vetted partner (its row taken FOR SHARE), its signature on
+# the current agreement unexpired, their acknowledgement of the current guidelines.
+_GATES_OPEN = and_(
+    select(col(Org.id)).where(col(Org.id) == bindparam("org_id", type_=Integer), col(Org.kind) == OrgKind.PARTNER,
+                              col(Org.status) == OrgStatus.VETTED).with_for_update(read=True).exists(),
+    exists().where(col(Signature.org_id) == bindparam("org_id", type_=Integer),
+                   col(Signature.agreement_id) == col(AgreementVersion.id),
+                   col(AgreementVersion.is_current) == true(), col(Signature.expires_at) > _NOW),
+    exists().where(col(GuidelineAck.person_id) == _PERSON_ID, col(GuidelineAck.guideline_id) == col(GuidelineVersion.id),
+                   col(GuidelineVersion.is_current) == true()),
+)
+_CURRENT_GUIDELINES = select(col(GuidelineVersion.id)).where(col(GuidelineVersion.is_current) == true()).limit(1)
+
+# Take n units if the gates are open and the request can still give them. What comes back: the request
+# as it now stands, the speaker's live claim on it (as of the statement's start) and the current guidelines
+# (subqueries by the bound ids, not correlated to the updated row: SQLite 3.40 returns wrong rows for those).
 _TAKE = (
     update(_req)
-    .where(_req.c.id == _REQUEST_ID, _req.c.status.not_in(TERMINAL_REQUEST), _req.c.deadline > _NOW,
-           _req.c.visible_tier >= bindparam("org_tier", type_=Integer), _req.c.units - _req.c.units_taken >= _N)
+    .where(_req.c.id == _REQUEST_ID, *(_req.c.status != s for s in TERMINAL_REQUEST), _req.c.deadline > _NOW,
+           _req.c.visible_tier >= bindparam("org_tier", type_=Integer), _req.c.units - _req.c.units_taken >= _N,
+           _GATES_OPEN)
     .values(units_taken=_req.c.units_taken + _N, updated_at=_NOW)
     .returning(_req.c.id, _req.c.title, _req.c.scope, _req.c.customer, _req.c.site, _req.c.town, _req.c.contact,
                _req.c.deadline, _req.c.pay_cents, _req.c.bill_cents, _req.c.approval_required, _req.c.status,
-               _req.c.units, _req.c.units_taken, _req.c.units_verified)
+               _req.c.units, _req.c.units_taken, _req.c.units_verified,
+               select(_claim.c.id).where(_MY_LIVE_CLAIM).scalar_subquery().label("mine_id"),
+               select(_claim.c.status).where(_MY_LIVE_CLAIM).scalar_subquery().label("mine_status"),
+               _CURRENT_GUIDELINES.scalar_subquery().label("guidelines_id"),
+               _CURRENT_GUIDELINES.with_only_columns(col(GuidelineVersion.text_hash)).scalar_subquery()
+               .label("guidelines_hash"))
 )
 _SET_STATUS = update(_req).where(_req.c.id == _REQUEST_ID).values(status=bindparam("status", type_=String))
 
@@ -137,7 +159,9 @@ _SET_STATUS = update(_req).where(_req.c.id == _REQUEST_ID).values(status=bindpar
 _CLAIM_OUT = (_claim.c.id, _claim.c.person_id, _claim.c.org_id, _claim.c.units, _claim.c.status)
 _TOP_UP = (
     update(_claim)
-    .where(_claim.c.id == bindparam("claim_id", type_=Integer), _claim.c.status == bindparam("seen", type_=String))
+    .where(_claim.c.id == bindparam("claim_id", type_=Integer), _claim.c.status == bindparam("seen", type_=String),
+           _claim.c.request_id == bindparam("on_request", type_=Integer),
+           _claim.c.person_id == bindparam("of_person", type_=Integer))
     .values(units=_claim.c.units + _N)
     .returning(*_CLAIM_OUT)
 )
@@ -164,10 +188,30 @@ class ClaimUnits(BaseModel):
          example="claim SR-7 12", roles={Role.TECH, Role.PARTNER_ADMIN}, who="techs, partner admins",
          args=[Arg("request", Kind.REQUEST), Arg("units", Kind.UNITS, required=False)])
 def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
-    """The read and every refusal, the conditional UPDATE, then the claim and its audit entry (see the module)."""
+    """The conditional UPDATE (else the read and every refusal), the claim and its audit entry (see the module)."""
     a = ctx.actor
     conn = session(ctx).connection()
-    keys = {"request_id": cmd.request, "org_id": a.org_id, "person_id": a.person_id, "now": ctx.now}
+    keys = {"request_id": cmd.request, "org_id": a.org_id, "person_id": a.person_id, "org_tier": a.tier, "now": ctx.now}
+    req = conn.execute(_TAKE, {**keys, "n": cmd.units}).first() if cmd.units else None
+    units = cmd.units
+    if req is None or units is None:  # refused, changed since, or "all that is left": decided from a read
+        units, req = take(ctx, conn, cmd, keys)
+    mine = hold(ctx, conn, req, units)
+    after = status_for(req.status, units=req.units, taken=req.units_taken, verified=req.units_verified)
+    if after != req.status:
+        conn.execute(_SET_STATUS, {"request_id": req.id, "status": after})
+    conn.execute(AUDIT_INSERT, audit_row(ctx, "claim.taken", request_id=req.id, claim_id=mine.id, org_id=mine.org_id,
+                                         units=units, detail={"total": mine.units, "status": mine.status}))
+    guidelines = guidelines_of(session(ctx), req.guidelines_id, req.guidelines_hash)
+    return taken_reply(ctx, req, mine, units, guidelines)
+
+
+def take(ctx: Context, conn: Connection, cmd: ClaimUnits, keys: Mapping[str, Any]) -> tuple[int, Row[Any]]:
+    """Read the request, the gates and the speaker's claim, and refuse from that read (in the gates' order,
+    then closed, past its deadline, full, fewer units left than asked); else take the units with the
+    conditional UPDATE. Returns how many and what the UPDATE returned. If it matches nothing, the request
+    changed since the read: it is read again under its row lock and decided once more."""
+    a = ctx.actor
     seen = conn.execute(_READ_SHARED, keys).first()
     if seen is None:
         raise NotFound(f"There is no SR-{cmd.request}. Type `list` to see the open requests.")
@@ -175,47 +219,30 @@ def claim(cmd: ClaimUnits, ctx: Context) -> Reply:
         raise Conflict(not_offered(f"SR-{cmd.request}", seen.visible_tier, a))
     if (seen.org_kind != OrgKind.PARTNER or seen.org_status != OrgStatus.VETTED or seen.agreement_id is None
             or not seen.signed or seen.guidelines_id is None or not seen.acked):
-        check_gates(ctx, cmd.request, cmd.units)  # says which gate is closed, in their order (returns if all are open now)
-    units, req, seen = take(ctx, conn, seen, cmd.units, keys)
-    mine = hold(ctx, conn, req, seen, units)
-    after = status_for(req.status, units=req.units, taken=req.units_taken, verified=req.units_verified)
-    if after != req.status:
-        conn.execute(_SET_STATUS, {"request_id": req.id, "status": after})
-    conn.execute(AUDIT_INSERT, audit_row(ctx, "claim.taken", request_id=req.id, claim_id=mine.id, org_id=mine.org_id,
-                                         units=units, detail={"total": mine.units, "status": mine.status}))
-    guidelines = guidelines_of(session(ctx), seen.guidelines_id, seen.guidelines_hash)
-    return taken_reply(ctx, req, mine, units, guidelines)
-
-
-def take(ctx: Context, conn: Connection, seen: Row[Any], wanted: int | None,
-         keys: Mapping[str, Any]) -> tuple[int, Row[Any], Row[Any]]:
-    """Refuse from the request as read (closed, past its deadline, full, fewer units left than asked),
-    else take the units with the conditional UPDATE; returns how many, the request as it now stands
-    and the read the decision was made on. If the UPDATE matches nothing, the request changed since
-    the read: it is read again under its row lock and decided once more (on that row it cannot miss)."""
+        check_gates(ctx, cmd.request, cmd.units)  # says which gate is closed (returns if all are open now)
     for _ in range(2):
         ref, left = f"SR-{seen.id}", seen.units - seen.units_taken
         check_claimable(ctx, ref, seen.visible_tier, seen.status, seen.deadline)
-        units = wanted or left
+        units = cmd.units or left
         check_units(ref, left, units, seen.mine_units)
-        req = conn.execute(_TAKE, {"request_id": seen.id, "org_tier": ctx.actor.tier, "n": units,
-                                   "now": ctx.now}).first()
+        req = conn.execute(_TAKE, {**keys, "n": units}).first()
         if req is not None:
-            return units, req, seen
+            return units, req
         seen = conn.execute(_READ_LOCKED, keys).one()
-    raise Retry(f"claim SR-{seen.id}: the request changed under its row lock")
+    raise Retry(f"claim SR-{seen.id}: the request or a gate changed under its row lock")
 
 
-def hold(ctx: Context, conn: Connection, req: Row[Any], seen: Row[Any], units: int) -> Row[Any]:
-    """The speaker's claim with `units` more: theirs as read, topped up, or a new one with the request's
-    rates of this moment. If theirs changed since the read, it is read again (under the request's row
-    lock, so it cannot change again) and decided once more; returns the claim as it now stands."""
+def hold(ctx: Context, conn: Connection, req: Row[Any], units: int) -> Row[Any]:
+    """The speaker's claim with `units` more: theirs as the UPDATE found it, topped up, or a new one with
+    the request's rates of this moment. If theirs changed meanwhile, it is read again (under the request's
+    row lock, so it cannot change again) and decided once more; returns the claim as it now stands."""
     a = ctx.actor
-    mine_id, status = seen.mine_id, seen.mine_status
+    mine_id, status = req.mine_id, req.mine_status
     for _ in range(2):
         check_top_up(f"SR-{req.id}", status, req.approval_required)
         if mine_id is not None:
-            mine = conn.execute(_TOP_UP, {"claim_id": mine_id, "seen": status, "n": units}).first()
+            mine = conn.execute(_TOP_UP, {"claim_id": mine_id, "seen": status, "n": units, "on_request": req.id,
+                                          "of_person": a.person_id}).first()
         else:
             pending = req.approval_required
             mine = conn.execute(_ADD, {

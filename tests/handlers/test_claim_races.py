@@ -125,9 +125,9 @@ def test_a_suspension_waits_for_a_claim_that_read_its_gates_then_revokes_it(on_p
     chat = on_pg
     rid = post(chat, 20)
     engine = chat.core.db.engine
-    with held(engine, "claim", "SELECT surge_request.") as (reached, release):
+    with held(engine, "claim", "UPDATE surge_request") as (reached, release):
         claimer, claimed = run_in_thread("claim", lambda: chat.say(TOM, f"claim SR-{rid} 5"))
-        assert reached.wait(timeout=60)  # the claim has read Contoso vetted, and holds its row FOR SHARE
+        assert reached.wait(timeout=60)  # the claim found Contoso vetted, and holds its row FOR SHARE
         suspender, suspended = run_in_thread("suspend", lambda: chat.say(MORGAN, "suspend Contoso"))
         assert wait_until_blocked_or_done(engine, suspender), "the suspension did not wait for the claim"
         release.set()

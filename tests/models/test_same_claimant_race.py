@@ -4,13 +4,16 @@ still end in one live claim holding every unit taken, on SQLite and on PostgreSQ
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 
 import pytest
 from sqlmodel import select
 
 from models.tables import LIVE_CLAIM, AuditEntry, Claim, Person, SurgeRequest
-from tests.handlers.test_claim_races import held, run_in_thread
+from tests.handlers.test_claim_races import (
+    held,
+    run_in_thread,
+    wait_until_blocked_or_done,
+)
 
 THREADS, EACH = 8, 3
 
@@ -39,21 +42,25 @@ def test_one_claimant_racing_itself_keeps_one_claim(ready):
     assert sorted(a.detail["total"] for a in taken) == list(range(1, THREADS * EACH + 1))
 
 
-# -- PostgreSQL: a claim held between its read and its writes while another unit of work runs ----
+# -- PostgreSQL: a claim that waits on the request's row lock while another unit of work holds it ----
 
-@contextmanager
-def held_after_read(chat, say: str):
-    """Tom says `say` in a thread whose claim is held just after its read while the block runs; then
-    it goes on. Yields the list its answer is put in."""
-    with held(chat.core.db.engine, "claim", "SELECT surge_request.") as (reached, release):
-        thread, out = run_in_thread("claim", lambda: chat.say("Tom Tech", say))
+def second_waits_on_first(chat, first: tuple[str, str, str], second: tuple[str, str]):
+    """`first` (who, what, the statement it is held after) runs in a thread and is held inside its
+    transaction; `second` (who, what) starts and waits for it on the request's row lock; then `first`
+    goes on. The answers of both."""
+    engine = chat.core.db.engine
+    with held(engine, "first", first[2]) as (reached, release):
+        one, first_out = run_in_thread("first", lambda: chat.say(first[0], first[1]))
         assert reached.wait(timeout=60)
-        yield out
+        two, second_out = run_in_thread("second", lambda: chat.say(*second))
+        assert wait_until_blocked_or_done(engine, two), "the second did not wait for the first"
         release.set()
-        thread.join(timeout=60)
+        one.join(timeout=60)
+        two.join(timeout=60)
+    return first_out[0], second_out[0]
 
 
-def live_claims(chat, rid: int) -> list[tuple[int, str]]:
+def claims_on(chat, rid: int) -> list[tuple[int, str]]:
     with chat.core.db.session() as s:
         return [(c.units, c.status) for c in s.exec(select(Claim).where(Claim.request_id == rid).order_by(Claim.id))]
 
@@ -65,26 +72,29 @@ def on_pg(ready):
     return ready
 
 
-def test_a_first_claim_that_finds_a_claim_of_ones_own_made_since_its_read_tops_it_up(on_pg):
-    with held_after_read(on_pg, "claim SR-1 1") as out:  # read: Tom has no claim
-        on_pg.ok("Tom Tech", "claim SR-1 2")  # …and now he has one
-    assert out[0].ok and "You have 3 units of SR-1" in out[0].text, out[0].text
-    assert live_claims(on_pg, 1) == [(3, "active")]
+def test_a_first_claim_that_finds_a_claim_of_ones_own_made_meanwhile_tops_it_up(on_pg):
+    first, second = second_waits_on_first(on_pg, ("Tom Tech", "claim SR-1 2", "UPDATE surge_request"),
+                                          ("Tom Tech", "claim SR-1 1"))  # began when Tom had no claim
+    assert first.ok and second.ok, (first.text, second.text)
+    assert "You have 3 units of SR-1" in second.text, second.text
+    assert claims_on(on_pg, 1) == [(3, "active")]
 
 
-def test_a_top_up_of_a_claim_released_since_its_read_makes_a_new_claim(on_pg):
+def test_a_top_up_of_a_claim_released_meanwhile_makes_a_new_claim(on_pg):
     on_pg.ok("Tom Tech", "claim SR-1 2")
-    with held_after_read(on_pg, "claim SR-1 1") as out:  # read: Tom holds 2, active
-        on_pg.ok("Tom Tech", "release SR-1")
-    assert out[0].ok and "You have 1 unit of SR-1" in out[0].text, out[0].text
-    assert live_claims(on_pg, 1) == [(2, "released"), (1, "active")]
+    first, second = second_waits_on_first(on_pg, ("Tom Tech", "release SR-1", "SELECT surge_request."),
+                                          ("Tom Tech", "claim SR-1 1"))  # began when Tom held 2
+    assert first.ok and second.ok, (first.text, second.text)
+    assert "You have 1 unit of SR-1" in second.text, second.text
+    assert claims_on(on_pg, 1) == [(2, "released"), (1, "active")]
     with on_pg.core.db.session() as s:
         assert s.get(SurgeRequest, 1).units_taken == 1
 
 
-def test_a_claim_on_a_request_filled_since_its_read_is_refused_and_changes_nothing(on_pg):
+def test_a_claim_on_a_request_filled_meanwhile_is_refused_and_changes_nothing(on_pg):
     on_pg.ok("Paula Admin", "guidelines ack")
-    with held_after_read(on_pg, "claim SR-1 5") as out:  # read: 40 left
-        on_pg.ok("Paula Admin", "claim SR-1 38")
-    assert not out[0].ok and "Only 2 units of SR-1 are left" in out[0].text, out[0].text
-    assert live_claims(on_pg, 1) == [(38, "active")]
+    first, second = second_waits_on_first(on_pg, ("Paula Admin", "claim SR-1 38", "UPDATE surge_request"),
+                                          ("Tom Tech", "claim SR-1 5"))  # began with 40 left
+    assert first.ok and not second.ok, (first.text, second.text)
+    assert "Only 2 units of SR-1 are left" in second.text, second.text
+    assert claims_on(on_pg, 1) == [(38, "active")]
