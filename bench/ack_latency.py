@@ -23,8 +23,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
-    Load, cpu_seconds, databases, header, parse_args, percentile, post_request, prepare_core, roster_yaml, serve,
-    slash_load, tech_ids, verdict,
+    Load,
+    cpu_seconds,
+    databases,
+    header,
+    parse_args,
+    percentile,
+    post_request,
+    prepare_core,
+    roster_yaml,
+    serve,
+    slash_load,
+    tech_ids,
+    verdict,
 )
 
 CONCURRENCY = 50
