@@ -24,7 +24,7 @@ from handlers.registry import command
 from handlers.types import Audience, Context, Fact, FileOut, Message, Reply, Tone
 from models.books import Line, month_bounds, month_lines, month_of, settlements
 from models.ledger import SettledLine
-from models.tables import Org, OrgKind, Person, Role, Settlement
+from models.tables import Org, OrgKind, Person, Role, Settlement, pk
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PAYABLES = ["partner", "request", "title", "tech", "units", "pay_rate", "amount", "verified_at", "settled_ref"]
@@ -106,11 +106,11 @@ def statement(cmd: ShowStatement, ctx: Context) -> Reply:
     month = month_or_now(ctx, cmd.month)
     if ctx.actor.has(Role.MANAGER) and not cmd.partner:
         return _all_statements(ctx, month)
-    org = find_partner(ctx, cmd.partner) if cmd.partner else s.get(Org, ctx.actor.org_id)
+    org = find_partner(ctx, cmd.partner) if cmd.partner else s.get_one(Org, ctx.actor.oid)
     if not ctx.actor.has(Role.MANAGER) and org.id != ctx.actor.org_id:
         raise Forbidden(f"You can see {ctx.actor.org_name}'s statement only.", example="statement")
-    lines = month_lines(session=s, month=month, tz=ctx.actor.tz, org_id=org.id)
-    found = settlements(session=s, org_id=org.id).get((org.id, month))
+    lines = month_lines(session=s, month=month, tz=ctx.actor.tz, org_id=pk(org))
+    found = settlements(session=s, org_id=pk(org)).get((pk(org), month))
     text = f"Owed to {org.name} for {month_label(month)}: {owed_words(lines)}. {_settled_words(found, ctx)}"
     fields = _partner_lines(lines, ctx.actor.tz) or [Fact(label="Verified work", value="None this month.")]
     return Reply(title=f"Statement · {org.name} · {month_label(month)}", text=text, fields=fields)
@@ -125,7 +125,7 @@ def _all_statements(ctx: Context, month: str) -> Reply:
     for org in orgs:
         mine = [x for x in lines if x.org_id == org.id]
         fields.append(Fact(label=org.name, value=f"{owed_words(mine)}. "
-                           + _settled_words(settled.get((org.id, month)), ctx)))
+                           + _settled_words(settled.get((pk(org), month)), ctx)))
     return Reply(title=f"Statements · {month_label(month)}",
                  text=f"Owed to partners: {money(sum(x.owed for x in lines))}. `statement <partner>` shows one.",
                  fields=fields)
@@ -148,7 +148,7 @@ def settle(cmd: SettleMonth, ctx: Context) -> Reply:
     start, _ = month_bounds(cmd.month, ctx.actor.tz)
     if start > ctx.now:
         raise Conflict(f"{label} hasn't begun; nothing in it can be settled yet.")
-    found = settlements(session=s, org_id=org.id).get((org.id, cmd.month))
+    found = settlements(session=s, org_id=pk(org)).get((pk(org), cmd.month))
     if found is not None:
         raise Conflict(f"{org.name}'s {label} is already settled ({when(found.at, ctx.actor.tz)}, "
                        f"{money(found.total_cents)}{', reference “' + found.ref + '”' if found.ref else ''}). "
@@ -158,12 +158,12 @@ def settle(cmd: SettleMonth, ctx: Context) -> Reply:
         raise Conflict(f"{org.name} has no verified work in {label}: there is nothing to settle.",
                        example=f'statement "{org.name}" month={cmd.month}')
     total, units = sum(x.owed for x in lines), verified_units(lines)
-    paid = Settlement(org_id=org.id, month=cmd.month, ref=cmd.ref, by_id=ctx.actor.person_id, at=ctx.now,
+    paid = Settlement(org_id=pk(org), month=cmd.month, ref=cmd.ref, by_id=ctx.actor.pid, at=ctx.now,
                       total_cents=total)
     s.add(paid)
     s.flush()
     for x in lines:  # the lines it paid: they count in this month for every reader, in any time zone
-        s.add(SettledLine(settlement_id=paid.id, kind=x.kind, source_id=x.source_id, units=x.units,
+        s.add(SettledLine(settlement_id=pk(paid), kind=x.kind, source_id=x.source_id, units=x.units,
                           amount_cents=x.owed))
     s.flush()
     audit(ctx, "books.settled", org_id=org.id, units=units, month=cmd.month, ref=cmd.ref, total_cents=total,

@@ -41,6 +41,7 @@ from models.tables import (
     Person,
     Role,
     SurgeRequest,
+    pk,
 )
 
 REPORT_AT = time(8, 0)
@@ -113,7 +114,7 @@ def _on_time(s: Session, claim_ids: list[int]) -> dict[int, bool]:
         return {}
     rows = s.exec(select(Claim.id, Claim.done_at, SurgeRequest.deadline).join(
         SurgeRequest, col(SurgeRequest.id) == col(Claim.request_id)).where(col(Claim.id).in_(claim_ids))).all()
-    return {cid: done is not None and done <= deadline for cid, done, deadline in rows}
+    return {cid: done is not None and done <= deadline for cid, done, deadline in rows if cid is not None}
 
 
 def _leads_won(s: Session, start: datetime, end: datetime) -> tuple[int, int]:
@@ -200,9 +201,9 @@ def month_reports_due(s: Session, now: datetime, home_tz: str) -> Iterator[tuple
         if not active[month, tz_name]:
             continue
         if is_manager:
-            yield f"month-report:{person.id}:{month}", _manager_build(person.id, month, tz_name)
+            yield f"month-report:{person.id}:{month}", _manager_build(pk(person), month, tz_name)
         if is_admin:
-            yield f"month-statement:{person.id}:{month}", _admin_build(person.id, month, tz_name, now, home_tz)
+            yield f"month-statement:{person.id}:{month}", _admin_build(pk(person), month, tz_name, now, home_tz)
 
 
 def _anything_happened(s: Session, month: str, tz: ZoneInfo) -> bool:
@@ -222,8 +223,8 @@ def _manager_build(pid: int, month: str, tz_name: str) -> Callable[[Session], Re
 
 def _admin_build(pid: int, month: str, tz_name: str, now: datetime, home_tz: str) -> Callable[[Session], Reply]:
     def build(s: Session) -> Reply:
-        person = s.get(Person, pid)
-        org = s.get(Org, person.org_id)
+        person = s.get_one(Person, pid)
+        org = s.get_one(Org, person.org_id)
         actor = Actor(identity=Identity(platform="clock", user_id=person.name), person_id=pid, name=person.name,
                       org_id=org.id, org_name=org.name, roles=frozenset({Role.PARTNER_ADMIN}), timezone=tz_name,
                       home_timezone=home_tz)

@@ -12,7 +12,7 @@ from handlers.record import standing
 from handlers.registry import command
 from handlers.types import Context, Fact, Reply, Tone
 from models.queries import track_records
-from models.tables import Org, OrgKind, OrgStatus, Role
+from models.tables import Org, OrgKind, OrgStatus, Role, pk
 
 QUESTIONS = {
     "quality": "quality of work",
@@ -39,14 +39,14 @@ def partners(cmd: ListPartners, ctx: Context) -> Reply:
     records = track_records(session=s)
     open_incidents = open_incidents_by_org(s, ctx.now)
     ag = current_agreement(s)
-    ranked = sorted(((standing(s, org.id), org) for org in orgs), key=lambda x: (-x[0].score, x[1].name.lower()))
+    ranked = sorted(((standing(s, pk(org)), org) for org in orgs), key=lambda x: (-x[0].score, x[1].name.lower()))
     fields = []
     for rank, (stand, org) in enumerate(ranked, 1):
-        rec = records[org.id]
+        rec = records[pk(org)]
         scores = [getattr(org, f"score_{k}") for k in QUESTIONS]
         vetting = (f"scores {'/'.join(str(x) for x in scores)} (avg {sum(scores) / 6:.1f})"
                    if all(x is not None for x in scores) else "not scored")
-        sig = valid_signature(s, org.id, ag, ctx.now) if ag else None
+        sig = valid_signature(s, pk(org), ag, ctx.now) if ag else None
         agreement = f"agreement until {when(sig.expires_at, ctx.actor.tz)[:15]}" if sig else "agreement NOT signed"
         rate = f"{rec.on_time_rate:.0%} on time" if rec.on_time_rate is not None else "no verified work yet"
         fields.append(Fact(
@@ -54,7 +54,7 @@ def partners(cmd: ListPartners, ctx: Context) -> Reply:
             value=f"#{rank} of {len(ranked)}, {stand.words()}\n{vetting}; {agreement}; {plural(rec.units_verified, 'unit')} verified, {rate}, "
             f"{rec.rework} rework, {rec.releases} releases, {plural(rec.leads, 'lead')} handed back; "
             f"paid {plural(org.terms_days, 'day')} after verification"
-            + "".join(f"\n⚠️ open incident {line}" for line in open_incidents.get(org.id, [])),
+            + "".join(f"\n⚠️ open incident {line}" for line in open_incidents.get(pk(org), [])),
         ))
     return Reply(title="Partners", text="Ranked by their record: verified units × the share on time, less a quarter "
                  "for each incident and each claim revoked. Scores: " + ", ".join(QUESTIONS.values()) + " (1–5).",

@@ -18,7 +18,7 @@ from handlers.grammar import Arg, Kind
 from handlers.registry import command
 from handlers.types import Context, Fact, Reply
 from models.records import IncidentLine, TechRecord, incidents, tech_records
-from models.tables import Incident, Org, Role
+from models.tables import Incident, Org, Role, pk
 
 EXAMPLE = 'record "Contoso Field Services"'
 PENALTY = 0.25  # each incident recorded against a partner, and each claim taken back from it, costs a quarter
@@ -91,7 +91,7 @@ def _whose(cmd: ShowRecord, ctx: Context) -> Org:
         if not cmd.partner:
             raise UsageError("Name the partner whose record you want.", example=EXAMPLE)
         return find_partner(ctx, cmd.partner)
-    own = session(ctx).get(Org, ctx.actor.org_id)
+    own = session(ctx).get_one(Org, ctx.actor.oid)
     if cmd.partner and find_partner(ctx, cmd.partner).id != own.id:
         raise Forbidden(f"You can see {own.name}'s record only.", example="record")
     return own
@@ -104,18 +104,18 @@ def _whose(cmd: ShowRecord, ctx: Context) -> Org:
 def record(cmd: ShowRecord, ctx: Context) -> Reply:
     s = session(ctx)
     org = _whose(cmd, ctx)
-    techs = tech_records(session=s, org_id=org.id)
-    found = incidents(session=s, org_id=org.id)
+    techs = tech_records(session=s, org_id=pk(org))
+    found = incidents(session=s, org_id=pk(org))
     total = lambda name: sum(getattr(t, name) for t in techs)
     still_open = sum(1 for i in found if i.resolved_at is None)
     answered = sum(1 for i in found if i.response)
-    won, worth = won_leads(s, org.id)
+    won, worth = won_leads(s, pk(org))
     text = (f"{plural(total('taken'), 'unit')} taken · {total('verified'):,} verified · "
             f"{_on_time(total('on_time'), total('claims_verified'))} · reworked {plural(total('reworked'), 'time')} · "
             f"{plural(total('released'), 'unit')} released · {plural(total('revoked'), 'claim')} revoked · "
             f"{plural(total('leads'), 'lead')} handed back ({won} won, {money(worth)}) · "
             f"{plural(len(found), 'incident')} "
-            f"({still_open} open, {answered} with a response) · {standing(s, org.id, techs).words()}")
+            f"({still_open} open, {answered} with a response) · {standing(s, pk(org), techs).words()}")
     fields = [Fact(label=t.name, value=_tech(t)) for t in techs] or [Fact(label="Techs", value="No work taken yet.")]
     fields += [_incident(i, ctx) for i in found]
     return Reply(title=f"Record · {org.name} · {org.status}", text=text, fields=fields)
