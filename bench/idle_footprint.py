@@ -15,7 +15,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
-    ROOT, SECRET, TOKEN, Process, free_port, header, parse_args, rss_mib, serve, signed_headers, slash_body, sqlite_db,
+    ROOT,
+    SECRET,
+    TOKEN,
+    Process,
+    free_port,
+    header,
+    parse_args,
+    rss_mib,
+    serve,
+    signed_headers,
+    slash_body,
+    sqlite_db,
     verdict,
 )
 

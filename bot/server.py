@@ -11,8 +11,8 @@ import logging
 from aiohttp import ClientSession, web
 
 from bot.outbox import Outbox
-from models.queries import failed_count
 from handlers.core import Surge
+from models.queries import failed_count
 
 log = logging.getLogger("surge.server")
 
@@ -56,7 +56,7 @@ async def reachable(_request: web.Request) -> web.Response:
 
 
 async def teams_messages(request: web.Request) -> web.Response:
-    return await request.app[TEAMS].handle(request)  # bot.teams.app.TeamsEndpoint: adapter.process(request, bot)
+    return await request.app[TEAMS].handle(request)  # bot.teams.door.TeamsEndpoint: adapter.process(request, bot)
 
 
 async def _run_outbox(app: web.Application):

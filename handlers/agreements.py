@@ -8,7 +8,11 @@ from sqlmodel import select
 
 from handlers.common import audit, names_with_role, session, when
 from handlers.contracts import (
-    ack_of, add_months, current_agreement, current_guidelines, valid_signature,
+    ack_of,
+    add_months,
+    current_agreement,
+    current_guidelines,
+    valid_signature,
 )
 from handlers.errors import Conflict, Forbidden, NotFound, UsageError
 from handlers.grammar import Arg, Kind

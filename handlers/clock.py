@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -21,14 +21,26 @@ from handlers.common import home_zone, plural, reader_zone, when
 from handlers.contracts import current_agreement
 from handlers.core import enqueue
 from handlers.digest import SharedFigures, digest_for, manager_zone
-from handlers.forecast import forecast_widen
 from handlers.followups import overdue_problems, problem_reminder
+from handlers.forecast import forecast_widen
 from handlers.month_report import month_reports_due
 from handlers.types import Action, ActionKind, Audience, CardChange, Message, Reply, Tone
 from models.db import Database
 from models.tables import (
-    AuditEntry, Channel, ChannelPurpose, Claim, ClaimStatus, Org, OrgKind, Person, ProcessedInteraction,
-    RequestStatus, Role, Signature, SurgeRequest, pk,
+    AuditEntry,
+    Channel,
+    ChannelPurpose,
+    Claim,
+    ClaimStatus,
+    Org,
+    OrgKind,
+    Person,
+    ProcessedInteraction,
+    RequestStatus,
+    Role,
+    Signature,
+    SurgeRequest,
+    pk,
 )
 
 log = logging.getLogger("surge.clock")
@@ -160,7 +172,7 @@ def not_started(s: Session, now: datetime, home_tz: str) -> Iterator[Due]:
     rows = s.exec(select(Claim, SurgeRequest).where(
         Claim.request_id == SurgeRequest.id, Claim.status == ClaimStatus.ACTIVE,
         SurgeRequest.deadline > now, SurgeRequest.deadline <= now + timedelta(hours=NOT_STARTED_HOURS))).all()
-    for claim, req in rows:
+    for claim, _req in rows:
         def build(session: Session, cid=claim.id) -> Reply:
             c = session.get_one(Claim, cid)
             r = session.get_one(SurgeRequest, c.request_id)

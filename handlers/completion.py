@@ -6,7 +6,14 @@ from sqlmodel import Session, col, select
 
 from handlers.claims import check_not_suspended, my_claim
 from handlers.common import (
-    audit, claim_waiting, get_request, money, plural, refresh_status, session, when,
+    audit,
+    claim_waiting,
+    get_request,
+    money,
+    plural,
+    refresh_status,
+    session,
+    when,
 )
 from handlers.errors import Conflict, NotFound
 from handlers.followups import hand_back
@@ -14,7 +21,15 @@ from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
 from handlers.types import Action, ActionKind, Audience, Context, Message, Reply, Tone
 from models.tables import (
-    Claim, ClaimStatus, CompletionReport, Person, Problem, RequestStatus, Role, SurgeRequest, pk,
+    Claim,
+    ClaimStatus,
+    CompletionReport,
+    Person,
+    Problem,
+    RequestStatus,
+    Role,
+    SurgeRequest,
+    pk,
 )
 
 

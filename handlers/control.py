@@ -16,8 +16,17 @@ from pydantic import BaseModel, PositiveInt
 from sqlmodel import col, select
 
 from handlers.common import (
-    audit, claim_waiting, find_partner, find_person, get_request, is_closed, live_claim, names_with_role, plural,
-    refresh_status, session,
+    audit,
+    claim_waiting,
+    find_partner,
+    find_person,
+    get_request,
+    is_closed,
+    live_claim,
+    names_with_role,
+    plural,
+    refresh_status,
+    session,
 )
 from handlers.completion import _close_report
 from handlers.contracts import Gate, closed_gate, current_guidelines

@@ -15,7 +15,16 @@ from sqlmodel import col, select
 
 from handlers.clock import _next_tier, _tiers, widen_to
 from handlers.common import (
-    audit, get_request, is_closed, money, plural, reader_zone, refresh_status, session, to_utc, when,
+    audit,
+    get_request,
+    is_closed,
+    money,
+    plural,
+    reader_zone,
+    refresh_status,
+    session,
+    to_utc,
+    when,
 )
 from handlers.errors import Conflict, UsageError
 from handlers.forms import Errors, FormField, Values, request_values

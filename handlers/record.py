@@ -106,7 +106,10 @@ def record(cmd: ShowRecord, ctx: Context) -> Reply:
     org = _whose(cmd, ctx)
     techs = tech_records(session=s, org_id=pk(org))
     found = incidents(session=s, org_id=pk(org))
-    total = lambda name: sum(getattr(t, name) for t in techs)
+
+    def total(name: str) -> int:
+        return sum(getattr(t, name) for t in techs)
+
     still_open = sum(1 for i in found if i.resolved_at is None)
     answered = sum(1 for i in found if i.response)
     won, worth = won_leads(s, pk(org))

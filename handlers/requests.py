@@ -8,19 +8,43 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
 from handlers.common import (
-    audit, get_request, is_closed, money, plural, session, to_utc, when,
+    audit,
+    get_request,
+    is_closed,
+    money,
+    plural,
+    session,
+    to_utc,
+    when,
 )
 from handlers.errors import Conflict, NotFound, UsageError
 from handlers.grammar import Arg, Kind, Opt
 from handlers.registry import command
 from handlers.types import Audience, CardChange, Context, Form, Message, Reply, Tone
 from handlers.views import (
-    STATUS_WORDS, PublicRequest, answer, claim_line, claims_of, customer_of, dispatch_card, not_offered,
-    partner_card, reveal,
+    STATUS_WORDS,
+    PublicRequest,
+    answer,
+    claim_line,
+    claims_of,
+    customer_of,
+    dispatch_card,
+    not_offered,
+    partner_card,
+    reveal,
 )
 from models.queries import unreachable_teams_channels
 from models.tables import (
-    LIVE_CLAIM, AuditEntry, ChannelPurpose, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest, pk,
+    LIVE_CLAIM,
+    AuditEntry,
+    ChannelPurpose,
+    Claim,
+    ClaimStatus,
+    Person,
+    RequestStatus,
+    Role,
+    SurgeRequest,
+    pk,
 )
 
 REQUEST_EXAMPLE = 'request "DST patch, Main St office" units=40 deadline=2027-03-10 pay=35 bill=60 town="Hicksville"'
@@ -118,7 +142,7 @@ def leaks(cmd: PostRequest) -> list[tuple[str, str]]:
             value = " ".join(getattr(cmd, private).split())
             words = _WORD.findall(value)
             whole = value.casefold()
-            pairs = [f"{a} {b}" for a, b in zip(words, words[1:]) if telling(a) or telling(b)]
+            pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if telling(a) or telling(b)]
             if len(whole) >= 3 and whole not in town and _mentions(text, whole):
                 hit: str | None = f"“{value}”: it is the {private}"
             else:

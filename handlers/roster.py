@@ -19,8 +19,19 @@ from handlers.contracts import add_months, text_hash
 from handlers.lifecycle import sync_active
 from models.db import Database
 from models.tables import (
-    AgreementVersion, AuditEntry, Channel, ChannelPurpose, GuidelineVersion, Org, OrgKind, OrgStatus, Person,
-    Platform, Role, Signature, pk,
+    AgreementVersion,
+    AuditEntry,
+    Channel,
+    ChannelPurpose,
+    GuidelineVersion,
+    Org,
+    OrgKind,
+    OrgStatus,
+    Person,
+    Platform,
+    Role,
+    Signature,
+    pk,
 )
 
 

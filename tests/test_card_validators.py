@@ -26,8 +26,8 @@ from bot import charts
 from bot.slack import blocks
 from bot.slack.ids import FormState
 from bot.teams import cards
-from bot.teams.claim_forms import reassign_form
 from bot.teams.app import WELCOME_CHANNEL, WELCOME_GROUP, WELCOME_PERSONAL
+from bot.teams.claim_forms import reassign_form
 from bot.teams.ids import CardState, Origin
 from handlers.types import Action, ActionKind, Audience, Chart, Fact, Message, Reply, Tone
 from handlers.views import PublicRequest, dispatch_card, job_details, partner_card

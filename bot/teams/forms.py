@@ -7,7 +7,12 @@ form field names; all this adds is turning the submitted JSON values into text.
 from __future__ import annotations
 
 from handlers.forms import (
-    Errors, FormField, reason_from_fields, reassign_from_fields, request_from_fields, signature_from_fields,
+    Errors,
+    FormField,
+    reason_from_fields,
+    reassign_from_fields,
+    request_from_fields,
+    signature_from_fields,
     units_from_fields,
 )
 from handlers.requests import PostRequest

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ConversationReference as BotReference
+from botbuilder.schema import Activity
+from botbuilder.schema import ConversationReference as BotReference
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 

@@ -14,7 +14,6 @@ import pytest
 from sqlmodel import select
 
 from handlers.roster import RosterError, load_roster
-
 from handlers.types import Audience
 from models.ledger import Dispute, Expense
 from models.tables import AuditEntry

@@ -3,7 +3,12 @@ and the error shown beside each field that is wrong."""
 from __future__ import annotations
 
 from handlers.forms import (
-    FormField, quoted, reason_from_fields, request_from_fields, signature_from_fields, units_from_fields,
+    FormField,
+    quoted,
+    reason_from_fields,
+    request_from_fields,
+    signature_from_fields,
+    units_from_fields,
 )
 
 FULL = {"title": " Swap printers ", "units": "20", "deadline": "2027-03-08", "deadline_time": "09:30",

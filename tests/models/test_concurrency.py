@@ -153,7 +153,7 @@ def test_threads_never_oversubscribe(crew):
     t0 = time.monotonic()
     logs = race(len(TECHS), lambda i: grab(crew.core, TECHS[i], rid, [1 + i % 4] * 2))
     took = time.monotonic() - t0
-    attempts, won = check_claim_race(crew.core.db, rid, dict(zip(TECHS, logs)))
+    attempts, won = check_claim_race(crew.core.db, rid, dict(zip(TECHS, logs, strict=True)))
     print(f"\n[threads {crew.core.db.engine.dialect.name}] {len(TECHS)} threads, {attempts} claims "
           f"({won} taken), {took:.2f}s")
 
@@ -173,7 +173,7 @@ def claim_in_process(url: str, techs: list[str], rid: int, barrier, queue) -> No
         assert db.ping()
         barrier.wait(timeout=120)
         logs = race(len(techs), lambda i: grab(core, techs[i], rid, [2 + i % 3] * 2))
-        queue.put((os.getpid(), dict(zip(techs, logs))))
+        queue.put((os.getpid(), dict(zip(techs, logs, strict=True))))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         queue.put((os.getpid(), repr(exc)))
     finally:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.harness import wait_for
 from tests.slack.conftest import DISPATCH, PARTNERS
-from tests.teams.conftest import outbox_idle
 from tests.slack.test_slack_flow import ready
+from tests.teams.conftest import outbox_idle
 
 
 def text_input(value: str) -> dict:

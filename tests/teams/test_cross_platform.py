@@ -17,7 +17,15 @@ from tests.harness import wait_for
 from tests.slack.conftest import SECRET, SlackRig, assert_partner_channels_kept_private
 from tests.slack.fake_slack import FakeSlack
 from tests.teams.conftest import (
-    DISPATCH, FRANK, PARTNERS, PAULA, SECRETS, TOM, request_card, settle, start_surge,
+    DISPATCH,
+    FRANK,
+    PARTNERS,
+    PAULA,
+    SECRETS,
+    TOM,
+    request_card,
+    settle,
+    start_surge,
 )
 from tests.teams.fake_connector import Teams, button, card_of
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from tests.harness import wait_for
 from tests.teams.conftest import (
-    DANA, DISPATCH, FRANK, MORGAN, PARTNERS, PAULA, POST_SR1, SECRETS, TOM, request_card, settle,
+    DANA,
+    DISPATCH,
+    FRANK,
+    MORGAN,
+    PARTNERS,
+    PAULA,
+    POST_SR1,
+    SECRETS,
+    TOM,
+    request_card,
+    settle,
 )
 from tests.teams.fake_connector import buttons
 

@@ -10,7 +10,18 @@ from sqlmodel import select
 from models.tables import OutboxMessage
 from tests.harness import wait_for
 from tests.teams.conftest import (
-    DANA, DISPATCH, FRANK, PARTNERS, PAULA, POST_SR1, SECRETS, TOM, request_card, settle, start_surge, teams_roster,
+    DANA,
+    DISPATCH,
+    FRANK,
+    PARTNERS,
+    PAULA,
+    POST_SR1,
+    SECRETS,
+    TOM,
+    request_card,
+    settle,
+    start_surge,
+    teams_roster,
 )
 from tests.teams.fake_connector import Teams, button, card_of
 

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 02:23:59.311574
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import models.types
+from alembic import op
 
+import models.types
 
 revision = '0001'
 down_revision = None

@@ -4,11 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22 02:51:10.193499
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import models.types
+from alembic import op
 
+import models.types
 
 revision = '0002'
 down_revision = '0001'

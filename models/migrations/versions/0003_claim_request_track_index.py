@@ -14,7 +14,6 @@ Create Date: 2026-11-22 09:40:00.000000
 """
 from alembic import op
 
-
 revision = '0003'
 down_revision = '0002'
 branch_labels = None

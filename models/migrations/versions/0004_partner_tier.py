@@ -7,7 +7,6 @@ Create Date: 2026-11-29 21:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0004'
 down_revision = '0003'
 branch_labels = None
