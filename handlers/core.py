@@ -126,7 +126,7 @@ class Surge:
         try:
             if spec.reads_only and not key:  # reads beside a writer (SQLite) instead of queueing for it
                 return self.db.read(work)
-            return self.db.run(work)
+            return self.db.run(work, refusals=(SurgeError,))  # one that wrote nothing keeps its statements
         except IntegrityError:
             if key:  # the same interaction, handled at the same moment by another worker
                 with self.db.session() as session:

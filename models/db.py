@@ -18,12 +18,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import Select, event, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
@@ -43,6 +43,7 @@ SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: pages are the OS page 
 
 
 _mode = threading.local()  # `read_only` while this thread runs a read-only unit of work
+WROTE = "surge.wrote"  # in a connection's `info`: whether its transaction may have written anything
 
 
 class Retry(Exception):
@@ -89,11 +90,16 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, refusals: tuple[type[BaseException], ...] = ()) -> Iterator[Session]:
+        """One unit of work: a COMMIT on success, a ROLLBACK on any error; a refusal (one of `refusals`) known
+        to have written nothing keeps the connection's prepared statements (see `_end_refused`)."""
         with self._slots, self._writer or nullcontext(), Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
+            except refusals:
+                _end_refused(session)
+                raise
             except BaseException:
                 session.rollback()
                 raise
@@ -122,11 +128,13 @@ class Database:
                 time.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def run(self, work: Callable[[Session], T], *, attempts: int = 5) -> T:
-        """Run `work(session)` in a unit of work, again on a lock timeout, a deadlock or `Retry`."""
+    def run(self, work: Callable[[Session], T], *, attempts: int = 5,
+            refusals: tuple[type[BaseException], ...] = ()) -> T:
+        """Run `work(session)` in a unit of work, again on a lock timeout, a deadlock or `Retry`; a refusal
+        (one of `refusals`) that wrote nothing keeps the connection's prepared statements (`session`)."""
         for attempt in range(1, attempts + 1):
             try:
-                with self.session() as session:
+                with self.session(refusals=refusals) as session:
                     return work(session)
             except Retry as exc:
                 if attempt == attempts:
@@ -182,6 +190,45 @@ class Database:
         self.engine.dispose()
 
 
+def _end_refused(session: Session) -> None:
+    """End a refused unit of work with a ROLLBACK. On PostgreSQL, if it is known to have written nothing (every
+    statement of its transaction a SELECT or an INSERT/UPDATE/DELETE that matched no row, none failed, no ORM
+    object pending), the ROLLBACK is sent on the libpq connection (psycopg's documented `pgconn`) rather than
+    through psycopg's `rollback()`, which would also deallocate every prepared statement of the connection
+    (psycopg does so in case the transaction dropped or altered what they refer to): the units of work that
+    follow on it would parse and plan every statement again. psycopg then finds the connection idle.
+    A COMMIT of the empty transaction would keep them too, but it flushes the WAL when a row lock was taken."""
+    with suppress(Exception):  # any doubt (a transaction already undone, a connection lost): the rollback below
+        conn = session.connection() if session.in_transaction() else None
+        pgconn = getattr(conn.connection.dbapi_connection, "pgconn", None) if conn is not None else None
+        pending = session.new or session.dirty or session.deleted
+        if conn is not None and pgconn is not None and not conn.info.get(WROTE, True) and not pending:
+            pgconn.exec_(b"ROLLBACK")
+    session.rollback()
+
+
+def _track_writes(engine: Engine) -> None:
+    """Keep `WROTE` in each connection's `info` for its current transaction (PostgreSQL): False at BEGIN,
+    True at the first statement that may have written (anything but a compiled SELECT, or an INSERT/UPDATE/
+    DELETE that matched a row: psycopg holds the whole result, so its rowcount is exact) or that failed."""
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.info[WROTE] = False
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Connection, cursor, _statement, _params, context, _executemany) -> None:
+        if conn.info.get(WROTE, True):
+            return
+        compiled = getattr(context, "compiled", None)
+        if compiled is None or getattr(context, "is_text", True):
+            conn.info[WROTE] = True
+        elif context.isinsert or context.isupdate or context.isdelete:
+            conn.info[WROTE] = cursor.rowcount != 0
+        elif not isinstance(compiled.statement, Select):
+            conn.info[WROTE] = True
+
+
 def alembic_config(db: Database):
     from alembic.config import Config
 
@@ -194,6 +241,8 @@ def alembic_config(db: Database):
 
 def _make_engine(url: str, *, echo: bool) -> Engine:
     engine = _sqlite_engine(url, echo=echo) if url.startswith("sqlite") else _pg_engine(url, echo=echo)
+    if not url.startswith("sqlite"):  # SQLite keeps its statements across a rollback
+        _track_writes(engine)
 
     @event.listens_for(engine, "handle_error")
     def _no_values_in_errors(ctx) -> None:
