@@ -158,7 +158,8 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
     def day_activity(a: datetime, b: datetime) -> Activity:
         return activity_of(fig.get(("activity", a, b), lambda: activity(session=s, start=a, end=b)))
 
-    periods = [(start, today), (midnight(month_start, tz), tomorrow), (today, min(now, tomorrow))]
+    so_far = min(now + timedelta(microseconds=1), tomorrow)  # "so far" counts what happened at this instant too
+    periods = [(start, today), (midnight(month_start, tz), tomorrow), (today, so_far)]
     yesterday_money, month_money, today_money = (money_of(t) for t in fig.get(
         ("money", *periods), lambda: takings(session=s, periods=periods)))
     lists = fig.get(("lists", now, tz_name), lambda: open_lists(s, now, tz))
@@ -178,7 +179,7 @@ def build_digest(*, session: Session, manager_id: int, day: date, now: datetime,
         problems=notes(Problem), leads=notes(Lead),
         money_yesterday=yesterday_money, money_month=month_money,
         chart=fig.get(("chart", now, tz_name), lambda: units_chart(live, now, tz)),
-        today=None if scheduled else day_activity(today, min(now, tomorrow)),
+        today=None if scheduled else day_activity(today, so_far),
         money_today=None if scheduled else today_money,
         due_today=fig.get(("due", today, tomorrow, now), lambda: requests(s, now, due=(max(today, now), tomorrow), limit=SHOWN))
         if scheduled else None,

@@ -180,10 +180,8 @@ def _work_sections(d: Digest, projected: Fact | None) -> list[Fact]:
 
 
 def _money_sections(d: Digest) -> list[Fact]:
-    today = f"{_today_words(d)}: {_takings(d.money_today)}\n" if d.money_today is not None else ""
-    month = f"{d.month_start:%d %b}–{d.day:%d %b}"
-    fields = [Fact(label="Money", value=f"{today}Yesterday: {_takings(d.money_yesterday)}\n"
-                   f"{month}: {_takings(d.money_month)}")]
+    month = f"{d.month_start:%d %b}–{d.day:%d %b}"  # the totals are in the glance; here, who they came from
+    fields: list[Fact] = []
     if d.money_month.partners:
         fields.append(Fact(label=f"Margin per partner · {month}", value=fold(
             [_money_line(x) for x in d.money_month.partners], "statement")))
