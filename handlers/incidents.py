@@ -180,8 +180,8 @@ def resolve(cmd: Resolve, ctx: Context) -> Reply:
         if prefix in NOT_YET:
             raise Conflict(f"Resolving {NOT_YET[prefix]} ({prefix}-n) isn't in Surge yet; "
                            f"only incidents (IN-n) can be resolved for now.")
-        raise UsageError(f"“{cmd.ref[:40]}” is not an id Surge resolves: use IN-3 for an incident.",
-                         example=RESOLVE_EXAMPLE)
+        raise UsageError(f"“{cmd.ref[:40]}” is not an id Surge resolves: use PR-4 for a problem, DS-2 for a "
+                         "dispute or IN-3 for an incident.", example=RESOLVE_EXAMPLE)
     return resolver(cmd, number, ctx)
 
 
