@@ -23,6 +23,8 @@ from models.tables import Claim, Org, Person, SurgeRequest
 from tests.conftest import ROOT, dms_to
 from tests.harness import wait_for
 from tests.slack.conftest import DISPATCH, slack  # noqa: F401 - slack is a fixture
+from tests.teams import conftest as in_teams
+from tests.teams.conftest import connector, installed, posted, surge, teams  # noqa: F401 - fixtures
 
 DANA, MORGAN, PAULA, TOM, FRANK = "Dana Dispatch", "Morgan Manager", "Paula Admin", "Tom Tech", "Frank Fabrikam"
 POST = 'request "Printer swap" units=10 deadline=2027-03-12 pay=30 bill=50 town=Hicksville customer="Acme Dental"'
@@ -378,7 +380,7 @@ def test_export_in_the_console_writes_a_file_and_prints_its_path(ready, tmp_path
     assert next(csv.reader(io.StringIO(path.read_text()))) == PAYABLES
 
 
-def surge(db_url, *args):
+def cli(db_url, *args):
     env = {**os.environ, "DATABASE_URL": db_url, "SURGE_TIMEZONE": "America/New_York"}
     env.pop("SURGE_ROSTER", None)
     return subprocess.run([sys.executable, "-m", "bot.main", *args], cwd=ROOT, env=env, capture_output=True,
@@ -387,24 +389,24 @@ def surge(db_url, *args):
 
 def test_surge_export_prints_or_writes_the_csv_and_refuses_a_bad_month(ready, db_url, tmp_path):
     verified(ready, ok=5)
-    printed = surge(db_url, "export", "payables", "--month", "2027-03")
+    printed = cli(db_url, "export", "payables", "--month", "2027-03")
     assert printed.returncode == 0, printed.stderr
     assert list(csv.reader(io.StringIO(printed.stdout)))[0] == PAYABLES
     target = tmp_path / "billing.csv"
-    written = surge(db_url, "export", "billing", "--month", "2027-03", "--out", str(target))
+    written = cli(db_url, "export", "billing", "--month", "2027-03", "--out", str(target))
     assert written.returncode == 0, written.stderr
     rows = list(csv.reader(io.StringIO(target.read_text(), newline="")))
     assert rows[0] == BILLING and rows[1][BILLING.index("amount")] == "300.00"
-    assert surge(db_url, "export", "billing", "--month", "March").returncode != 0
-    assert surge(db_url, "export", "invoices", "--month", "2027-03").returncode != 0
+    assert cli(db_url, "export", "billing", "--month", "March").returncode != 0
+    assert cli(db_url, "export", "invoices", "--month", "2027-03").returncode != 0
 
 
 def test_surge_report_prints_a_months_figures(ready, db_url):
     verified(ready, ok=5)
-    done = surge(db_url, "report", "--month", "2027-03")
+    done = cli(db_url, "report", "--month", "2027-03")
     assert done.returncode == 0, done.stderr
     assert "$300.00" in done.stdout and "$175.00" in done.stdout
-    assert surge(db_url, "report", "--month", "2027-3x").returncode != 0
+    assert cli(db_url, "report", "--month", "2027-3x").returncode != 0
 
 
 def test_dispute_is_a_partner_admins_told_to_dispatch_and_managers_and_open_in_the_digest(ready):
@@ -532,6 +534,16 @@ def test_lead_status_follows_a_lead_up_and_a_won_value_counts_for_the_partner(re
 
 # -- rules the grammar keeps ----------------------------------------------------------------------
 
+@pytest.mark.parametrize("who, text", [
+    (DANA, "edit"), (DANA, "reopen"), (DANA, "widen"), (DANA, "revoke SR-1"), (DANA, "revoke SR-1 Tom"),
+    (DANA, "reassign SR-1 Tom"), (MORGAN, "suspend"), (MORGAN, "reinstate"), (DANA, "incident Contoso"),
+    (PAULA, "respond IN-1"), (MORGAN, "settle"), (MORGAN, "export"), (PAULA, "dispute SR-1"), (DANA, "resolve"),
+    (TOM, "expense SR-1 45.00"), (DANA, "reject EX-1"), (DANA, "lead-status LD-1"),
+])
+def test_a_new_command_missing_an_argument_says_what_with_an_example_and_changes_nothing(ready, who, text):
+    reply = ready.refused(who, text)
+    assert "needs" in reply.text and f"Example: `{text.split()[0]} " in reply.text
+
 def test_a_word_after_the_title_that_is_not_key_value_is_refused_with_an_example(ready):
     reply = ready.refused(DANA, 'request "Printer" swap units=10 deadline=2027-03-12 pay=30 bill=50 town=Hicksville')
     assert "swap" in reply.text and "request " in reply.text
@@ -594,16 +606,24 @@ def test_a_partner_is_any_unique_part_of_its_name_ignoring_case(ready):
 def test_every_time_is_in_the_readers_zone_with_its_abbreviation(db, clock):
     from handlers.core import Surge
     from handlers.roster import load_roster
+    from handlers.views import request_cards
     from tests.conftest import ROSTER, Chat
 
-    roster = ROSTER.read_text().replace("    slack: U0TOM\n", "    slack: U0TOM\n    timezone: Europe/London\n")
+    roster = (ROSTER.read_text().replace("    slack: U0TOM\n", "    slack: U0TOM\n    timezone: Europe/London\n")
+              .replace("    skills: [windows]\n", "    skills: [windows]\n    timezone: Asia/Tokyo\n")
+              .replace("    timezone: America/New_York\n  - name: Morgan", "    timezone: Europe/Paris\n  - name: Morgan"))
     load_roster(db, roster, now=clock())
     chat = Chat(Surge(db, home_timezone="America/New_York", clock=clock))
     chat.ok("Paula Admin", 'sign "Paula Admin"')
     chat.ok(TOM, "guidelines ack")
-    chat.ok(DANA, 'request "Printers" units=10 deadline=2027-03-10T17:00 pay=30 bill=50 town=Hicksville')
-    assert "17:00 EST" in str(chat.ok(DANA, "status SR-1").model_dump())
+    chat.ok(DANA, 'request "Printers" units=10 deadline=2027-03-10T23:00 pay=30 bill=50 town=Hicksville')  # Paris
+    assert "23:00 CET" in str(chat.ok(DANA, "status SR-1").model_dump())  # the person's zone
     assert "22:00 GMT" in str(chat.ok(TOM, "status SR-1").model_dump())
+    assert "07:00 JST" in str(chat.ok(FRANK, "status SR-1").model_dump())  # no zone of his own: his org's
+    assert "17:00 EST" in str(chat.ok(MORGAN, "status SR-1").model_dump())  # neither: the home MSP's
+    with db.session() as s:
+        partner, dispatch = request_cards(s, 1, "UTC")
+    assert "17:00 EST" in str(partner.model_dump()) and "17:00 EST" in str(dispatch.model_dump())  # channel cards
 
 
 def test_export_in_slack_uploads_the_csv_to_the_manager(slack):  # noqa: F811 - the fixture
@@ -620,3 +640,83 @@ def test_export_in_slack_uploads_the_csv_to_the_manager(slack):  # noqa: F811 - 
     assert next(csv.reader(io.StringIO(content.decode("utf-8")))) == BILLING
     refused = slack.command("U0PAULA", "export payables")
     assert refused.body["response_type"] == "ephemeral" and "managers" in refused.text
+
+
+def test_a_person_is_a_teams_mention_in_the_new_commands(posted, connector):  # noqa: F811 - the fixtures
+    posted.say(in_teams.PAULA, 'sign "Paula Admin"')
+    posted.say(in_teams.TOM, "guidelines ack")
+    posted.say(in_teams.FRANK, "guidelines ack")
+    posted.say(in_teams.FRANK, "claim SR-1 5")
+    body = posted.message(in_teams.DANA, "", channel=in_teams.DISPATCH)
+    body["text"] = "<at>Surge</at> reassign SR-1 <at>Frank Fabrikam</at> <at>Tom Tech</at> 2"
+    body["entities"] = [{"type": "mention", "mentioned": {"id": id_, "name": name}, "text": f"<at>{name}</at>"}
+                        for id_, name in (("28:surge-bot", "Surge"), (in_teams.FRANK, "Frank Fabrikam"),
+                                          (in_teams.TOM, "Tom Tech"))]
+    status, _ = posted.post(body)
+    assert status == 201
+    [reply] = [c for c in connector.ok() if c.kind == "reply" and c.activity_id == body["id"]]
+    assert "Moved 2 units of SR-1 from Frank Fabrikam to Tom Tech" in reply.text
+
+
+# -- the roster file and the environment ----------------------------------------------------------
+
+TOM_ENTRY = '  - name: Tom Tech\n    org: Contoso Field Services\n    roles: [tech]\n    slack: U0TOM\n    teams: "29:1tom"\n'
+
+
+def test_surge_roster_load_deactivates_who_is_left_out_prints_it_and_listing_again_reactivates(ready, db_url,
+                                                                                               tmp_path):
+    from tests.conftest import ROSTER
+
+    ready.ok(TOM, "claim SR-1 12")
+    full = ROSTER.read_text()
+    assert TOM_ENTRY in full
+    (tmp_path / "without.yml").write_text(full.replace(TOM_ENTRY, ""))
+    (tmp_path / "full.yml").write_text(full)
+    left_out = cli(db_url, "roster", "load", str(tmp_path / "without.yml"))
+    assert left_out.returncode == 0, left_out.stderr
+    assert "deactivated" in left_out.stdout and "Tom Tech" in left_out.stdout and "SR-1" in left_out.stdout
+    assert "deactivated" in ready.refused(TOM, "release SR-1").text
+    told = ready.messages_to(Audience.DISPATCH)[-1]["text"]
+    assert "Tom Tech" in told and "SR-1" in told and "12 units" in told  # his open claims, to the dispatchers
+    again = cli(db_url, "roster", "load", str(tmp_path / "full.yml"))
+    assert again.returncode == 0 and "reactivated" in again.stdout and "Tom Tech" in again.stdout
+    ready.ok(TOM, "release SR-1 2")
+    assert cli(db_url, "roster", "load", str(tmp_path / "full.yml")).stdout.strip() == "nothing changed"
+
+
+def test_a_roster_file_with_an_error_is_refused_whole_with_the_line_and_the_reason(ready, db_url, tmp_path):
+    from tests.conftest import ROSTER
+
+    bad = ROSTER.read_text().replace(
+        TOM_ENTRY, TOM_ENTRY + "  - name: Zed Tech\n    org: Contoso Field Services\n    roles: [tech]\n"
+                              "  - name: Ida Init\n    org: Initech\n    roles: [tech]\n")
+    (tmp_path / "bad.yml").write_text(bad)
+    before = ready.state()
+    done = cli(db_url, "roster", "load", str(tmp_path / "bad.yml"))
+    line = bad.splitlines().index("    org: Initech") + 1  # the line with the error
+    assert done.returncode != 0 and "Initech" in done.stderr and f"bad.yml:{line}" in done.stderr
+    assert ready.state() == before  # Zed Tech was not loaded either
+
+
+def test_partner_timezone_and_terms_days_are_read_from_the_roster(db, clock):
+    from handlers.core import Surge
+    from handlers.roster import load_roster
+    from tests.conftest import ROSTER, Chat
+
+    roster = ROSTER.read_text().replace("    skills: [windows, networking]\n",
+                                        "    skills: [windows, networking]\n    terms_days: 15\n")
+    load_roster(db, roster, now=clock())
+    chat = Chat(Surge(db, home_timezone="America/New_York", clock=clock))
+    partners = {f.label.split(" · ")[0]: f.value for f in chat.ok(MORGAN, "partners").fields}
+    assert "15 days" in partners["Contoso Field Services"] and "30 days" in partners["Fabrikam Tech"]
+
+
+@pytest.mark.parametrize("variable", ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"])
+def test_surge_env_production_refuses_placeholder_secrets(tmp_path, variable):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/surge.db", "SURGE_ENV": "production",
+           "SLACK_BOT_TOKEN": "xoxb-1-real", "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5"}
+    env[variable] = "changeme"
+    env.pop("SURGE_ROSTER", None)
+    done = subprocess.run([sys.executable, "-m", "bot.main", "db", "upgrade"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and variable in done.stderr and "placeholder" in done.stderr
