@@ -108,11 +108,13 @@ class Database:
     def reading(self) -> Iterator[Session]:
         """A read-only unit of work. On SQLite it begins DEFERRED and reads beside the writer (WAL)
         instead of queueing for the write lock; on PostgreSQL it is a plain transaction. Nothing is
-        committed: closing the session ends the transaction, and what it loaded stays readable."""
+        committed: closing the session ends the transaction, and what it loaded stays readable. On PostgreSQL
+        a unit that wrote nothing ends as a clean refusal does, keeping the prepared statements (`_end_clean`)."""
         with self._slots, Session(self.engine, expire_on_commit=False) as session:
             _mode.read_only = True
             try:
                 yield session
+                _end_clean(session)
             finally:
                 _mode.read_only = False
 
@@ -198,13 +200,20 @@ def _end_refused(session: Session) -> None:
     (psycopg does so in case the transaction dropped or altered what they refer to): the units of work that
     follow on it would parse and plan every statement again. psycopg then finds the connection idle.
     A COMMIT of the empty transaction would keep them too, but it flushes the WAL when a row lock was taken."""
-    with suppress(Exception):  # any doubt (a transaction already undone, a connection lost): the rollback below
+    _end_clean(session)
+    session.rollback()
+
+
+def _end_clean(session: Session) -> None:
+    """On PostgreSQL, send a ROLLBACK on the libpq connection if the session's transaction is known to have
+    written nothing (see `_end_refused`), so psycopg finds the connection idle and keeps its prepared
+    statements; otherwise (SQLite, a write, any doubt) do nothing: the session's own rollback follows."""
+    with suppress(Exception):  # any doubt (a transaction already undone, a connection lost): the rollback after
         conn = session.connection() if session.in_transaction() else None
         pgconn = getattr(conn.connection.dbapi_connection, "pgconn", None) if conn is not None else None
         pending = session.new or session.dirty or session.deleted
         if conn is not None and pgconn is not None and not conn.info.get(WROTE, True) and not pending:
             pgconn.exec_(b"ROLLBACK")
-    session.rollback()
 
 
 def _track_writes(engine: Engine) -> None:
