@@ -6,7 +6,7 @@ from datetime import datetime
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, true
+from sqlalchemy import bindparam, insert, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -103,12 +103,14 @@ def cached_current_guidelines(s: Session) -> GuidelineVersion | None:
     return guidelines_of(s, row.id, row.text_hash) if row else None
 
 
+_GET_REQUEST = select(SurgeRequest).where(col(SurgeRequest.id) == bindparam("request_id"))
+_GET_REQUEST_LOCKED = _GET_REQUEST.with_for_update().execution_options(populate_existing=True)
+
+
 def get_request(ctx: Context, request_id: int, *, lock: bool = False) -> SurgeRequest:
     """The request, row-locked for the rest of the unit of work when `lock` (PostgreSQL)."""
-    stmt = select(SurgeRequest).where(SurgeRequest.id == request_id)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    req = session(ctx).exec(stmt).first()
+    stmt = _GET_REQUEST_LOCKED if lock else _GET_REQUEST  # built once (a tenth of a millisecond each time)
+    req = session(ctx).exec(stmt, params={"request_id": request_id}).first()
     if req is None:
         raise NotFound(f"There is no SR-{request_id}. Type `list` to see the open requests.")
     return req

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from handlers.common import home_zone, money, plural, when
@@ -208,13 +209,15 @@ def partner_card(pub: PublicRequest, tz: str) -> Message:
     )
 
 
+# built once: building it took a quarter of a millisecond, a tenth of a `status`
+_CLAIMS_OF = (select(Claim, Person, Org)
+              .where(col(Claim.request_id) == bindparam("request_id"), Claim.person_id == Person.id,
+                     Claim.org_id == Org.id)
+              .order_by(col(Claim.id)))
+
+
 def claims_of(session: Session, request_id: int) -> list[tuple[Claim, Person, Org]]:
-    rows = session.exec(
-        select(Claim, Person, Org)
-        .where(Claim.request_id == request_id, Claim.person_id == Person.id, Claim.org_id == Org.id)
-        .order_by(col(Claim.id))
-    ).all()
-    return list(rows)
+    return list(session.exec(_CLAIMS_OF, params={"request_id": request_id}).all())
 
 
 def claim_line(claim: Claim, person: Person, org: Org, tz: str) -> str:

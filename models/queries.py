@@ -315,10 +315,13 @@ def posted_cards(*, session: Session, request_id: int) -> list[PostedCard]:
 def unreachable_teams_channels(*, session: Session) -> list[Channel]:
     """Teams channels on the roster that never spoke to the bot: with no stored conversation reference,
     Teams gives Surge no way to post into them (a card, a notice) until someone does."""
-    heard = exists().where(col(ConversationReference.platform) == Platform.TEAMS,
-                           col(ConversationReference.channel_id) == Channel.external_id)
-    return list(session.exec(
-        select(Channel).where(Channel.platform == Platform.TEAMS, ~heard).order_by(col(Channel.id))).all())
+    return list(session.exec(_UNREACHABLE_TEAMS).all())
+
+
+_HEARD = exists().where(col(ConversationReference.platform) == Platform.TEAMS,
+                        col(ConversationReference.channel_id) == Channel.external_id)
+# built once: every `status` a dispatcher reads runs it, and building it cost a third of a millisecond
+_UNREACHABLE_TEAMS = select(Channel).where(Channel.platform == Platform.TEAMS, ~_HEARD).order_by(col(Channel.id))
 
 
 def failed_count(session: Session) -> int:
