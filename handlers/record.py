@@ -1,7 +1,7 @@
 """`record`: a partner's measured record, per tech, with the incidents against it and its responses.
 
-A partner admin sees their own company's; a manager any partner's. Figures come from the claims
-and the audit log (`models.records`), never from anyone's say-so.
+A partner admin sees their own company's; a manager any partner's, or with none named every partner's
+in a line each. Figures come from the claims and the audit log (`models.records`), never from anyone's say-so.
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from handlers.common import find_partner, money, plural, session, when
-from handlers.errors import Forbidden, UsageError
+from handlers.errors import Forbidden
 from handlers.followups import won_leads
 from handlers.grammar import Arg, Kind
 from handlers.registry import command
 from handlers.types import Context, Fact, Reply
 from models.records import IncidentLine, TechRecord, incidents, tech_records
-from models.tables import Incident, Org, Role, pk
+from models.tables import Incident, Org, OrgKind, Role, pk
 
 EXAMPLE = 'record "Contoso Field Services"'
 PENALTY = 0.25  # each incident recorded against a partner, and each claim taken back from it, costs a quarter
@@ -88,9 +88,7 @@ def _incident(i: IncidentLine, ctx: Context) -> Fact:
 
 def _whose(cmd: ShowRecord, ctx: Context) -> Org:
     if ctx.actor.has(Role.MANAGER):
-        if not cmd.partner:
-            raise UsageError("Name the partner whose record you want.", example=EXAMPLE)
-        return find_partner(ctx, cmd.partner)
+        return find_partner(ctx, cmd.partner or "")
     own = session(ctx).get_one(Org, ctx.actor.oid)
     if cmd.partner and find_partner(ctx, cmd.partner).id != own.id:
         raise Forbidden(f"You can see {own.name}'s record only.", example="record")
@@ -103,22 +101,40 @@ def _whose(cmd: ShowRecord, ctx: Context) -> Org:
          args=[Arg("partner", Kind.TEXT, required=False, rest=True)], reads_only=True)
 def record(cmd: ShowRecord, ctx: Context) -> Reply:
     s = session(ctx)
+    if ctx.actor.has(Role.MANAGER) and not cmd.partner:
+        return _every_partner(s)
     org = _whose(cmd, ctx)
     techs = tech_records(session=s, org_id=pk(org))
     found = incidents(session=s, org_id=pk(org))
+    fields = [Fact(label=t.name, value=_tech(t)) for t in techs] or [Fact(label="Techs", value="No work taken yet.")]
+    fields += [_incident(i, ctx) for i in found]
+    return Reply(title=f"Record · {org.name} · {org.status}", text=_summary(s, org, techs, found), fields=fields)
 
+
+def _summary(s: Session, org: Org, techs: list[TechRecord], found: list[IncidentLine]) -> str:
     def total(name: str) -> int:
         return sum(getattr(t, name) for t in techs)
 
     still_open = sum(1 for i in found if i.resolved_at is None)
     answered = sum(1 for i in found if i.response)
     won, worth = won_leads(s, pk(org))
-    text = (f"{plural(total('taken'), 'unit')} taken · {total('verified'):,} verified · "
+    return (f"{plural(total('taken'), 'unit')} taken · {total('verified'):,} verified · "
             f"{_on_time(total('on_time'), total('claims_verified'))} · reworked {plural(total('reworked'), 'time')} · "
             f"{plural(total('released'), 'unit')} released · {plural(total('revoked'), 'claim')} revoked · "
             f"{plural(total('leads'), 'lead')} handed back ({won} won, {money(worth)}) · "
             f"{plural(len(found), 'incident')} "
             f"({still_open} open, {answered} with a response) · {standing(s, pk(org), techs).words()}")
-    fields = [Fact(label=t.name, value=_tech(t)) for t in techs] or [Fact(label="Techs", value="No work taken yet.")]
-    fields += [_incident(i, ctx) for i in found]
-    return Reply(title=f"Record · {org.name} · {org.status}", text=text, fields=fields)
+
+
+def _every_partner(s: Session) -> Reply:
+    """A manager's `record` with no partner named: every partner's record in a line, ranked as `partners` is."""
+    orgs = s.exec(select(Org).where(Org.kind == OrgKind.PARTNER)).all()
+    lines = []
+    for org in orgs:
+        techs = tech_records(session=s, org_id=pk(org))
+        found = incidents(session=s, org_id=pk(org))
+        lines.append((standing(s, pk(org), techs).score, org, _summary(s, org, techs, found)))
+    lines.sort(key=lambda line: (-line[0], line[1].name.lower()))
+    fields = [Fact(label=f"{org.name} · {org.status}", value=text) for _, org, text in lines]
+    return Reply(title="Partners' records", text=f"{plural(len(fields), 'partner')}, best standing first; "
+                 f"`{EXAMPLE}` shows one per tech, with its incidents.", fields=fields)

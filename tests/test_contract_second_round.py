@@ -225,6 +225,9 @@ def test_record_is_a_partner_admins_own_and_any_for_a_manager(ready):
     ready.refused(TOM, "record")
     ready.refused(DANA, "record Contoso")
     assert "Tom Tech" in str(ready.ok(MORGAN, "record contoso").model_dump())
+    every = ready.ok(MORGAN, "record")  # no partner named: a manager sees every partner's
+    assert {f.label.split(" · ")[0] for f in every.fields} == {"Contoso Field Services", "Fabrikam Tech"}
+    assert "8 units taken · 8 verified" in str(every.model_dump())
 
 
 def test_record_measures_taken_verified_on_time_reworked_released_revoked_leads_incidents_per_tech(ready):
