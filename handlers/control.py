@@ -37,6 +37,11 @@ from handlers.types import Action, ActionKind, Audience, Context, Message, Reply
 from handlers.views import CLAIM_WORDS, STATUS_WORDS, job_details
 from models.tables import LIVE_CLAIM, Claim, ClaimStatus, Org, OrgStatus, Person, Role, SurgeRequest, pk
 
+
+def people_count(n: int) -> str:
+    return f"{n:,} {'person' if n == 1 else 'people'}"
+
+
 MOVABLE = (ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.IN_PROGRESS)  # reported work is verified or rejected
 NOT_STARTED = (ClaimStatus.PENDING, ClaimStatus.ACTIVE)
 
@@ -223,7 +228,7 @@ def suspend(cmd: SuspendPartner, ctx: Context) -> Reply:
     if n_site:
         parts.append(f"{plural(n_site, 'claim')} on site {'is' if n_site == 1 else 'are'} listed in the dispatch "
                      "channel with a Revoke button each.")
-    reply.text = " ".join([*parts, f"Told {plural(len(people), 'person')} of {org.name}."])
+    reply.text = " ".join([*parts, f"Told {people_count(len(people))} of {org.name}."])
     return reply
 
 
@@ -277,7 +282,7 @@ def reinstate(cmd: ReinstatePartner, ctx: Context) -> Reply:
     audit(ctx, "partner.reinstated", org_id=org.id, was=OrgStatus.SUSPENDED)
     people = s.exec(select(Person).where(Person.org_id == org.id).order_by(Person.name)).all()
     reply = Reply(text=f"{org.name} is reinstated: its people can claim and work again. Claims taken back stay "
-                  f"with the cards. Told {plural(len(people), 'person')} of {org.name}.", tone=Tone.SUCCESS)
+                  f"with the cards. Told {people_count(len(people))} of {org.name}.", tone=Tone.SUCCESS)
     for p in people:
         reply.tell(Message(audience=Audience.DM, person_id=p.id, tone=Tone.SUCCESS,
                            text=f"{org.name} is reinstated by {ctx.actor.org_name}: you can claim, start and report "

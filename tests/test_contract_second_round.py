@@ -184,7 +184,8 @@ def test_suspend_refuses_claims_revokes_unstarted_lists_on_site_and_tells_the_pa
     second = int(re.search(r"SR-(\d+)", ready.ok(DANA, POST).text).group(1))
     ready.ok(TOM, f"claim SR-{second} 2")
     ready.ok(TOM, f"start SR-{second}")
-    ready.ok(MORGAN, 'suspend Contoso "offered the customer a cheaper deal"')
+    assert "Told 2 people of Contoso Field Services" in ready.ok(
+        MORGAN, 'suspend Contoso "offered the customer a cheaper deal"').text
     assert claim_of(ready, TOM).status == "revoked" and sr1(ready).units_taken == 0
     assert claim_of(ready, TOM, second).status == "in_progress"
     listed = [m for m in ready.messages_to(Audience.DISPATCH) if f"SR-{second}" in m["text"] and m.get("actions")]
