@@ -724,3 +724,16 @@ def test_surge_env_production_refuses_placeholder_secrets(tmp_path, variable):
     done = subprocess.run([sys.executable, "-m", "bot.main", "db", "upgrade"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and variable in done.stderr and "placeholder" in done.stderr
+
+
+def test_an_edit_in_slack_updates_every_copy_of_the_card_in_place(slack):  # noqa: F811 - the fixture
+    from tests.slack.conftest import PARTNERS
+    from tests.slack.test_slack_flow import ready as slack_ready
+
+    slack_ready(slack)
+    posts = len(slack.fake.sent("chat.postMessage", channel=PARTNERS))
+    assert "Edited SR-1" in slack.command("U0DANA", "edit SR-1 units=30", channel=DISPATCH).text
+    for channel in (PARTNERS, DISPATCH):
+        wait_for(lambda channel=channel: "30 units" in str(slack.fake.sent("chat.update", channel=channel)),
+                 what=f"the card updated in {channel}")
+    assert len(slack.fake.sent("chat.postMessage", channel=PARTNERS)) == posts  # in place, not posted again
