@@ -402,6 +402,8 @@ def test_surge_export_prints_or_writes_the_csv_and_refuses_a_bad_month(ready, db
     rows = list(csv.reader(io.StringIO(target.read_text(), newline="")))
     assert rows[0] == BILLING and rows[1][BILLING.index("amount")] == "300.00"
     assert cli(db_url, "export", "billing", "--month", "March").returncode != 0
+    this_month = cli(db_url, "export", "payables")  # --month defaults to this month
+    assert this_month.returncode == 0 and next(csv.reader(io.StringIO(this_month.stdout))) == PAYABLES
     assert cli(db_url, "export", "invoices", "--month", "2027-03").returncode != 0
 
 
@@ -411,6 +413,7 @@ def test_surge_report_prints_a_months_figures(ready, db_url):
     assert done.returncode == 0, done.stderr
     assert "$300.00" in done.stdout and "$175.00" in done.stdout
     assert cli(db_url, "report", "--month", "2027-3x").returncode != 0
+    assert cli(db_url, "report").returncode == 0  # --month defaults to last month
 
 
 def test_dispute_is_a_partner_admins_told_to_dispatch_and_managers_and_open_in_the_digest(ready):
