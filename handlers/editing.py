@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from handlers.clock import _next_tier, _tiers, widen_to
 from handlers.common import (
@@ -33,7 +33,18 @@ from handlers.registry import command
 from handlers.requests import MAX_TIER, PostRequest, check_request
 from handlers.types import Audience, CardChange, Context, Fact, Form, Message, Reply, Tone
 from handlers.views import STATUS_WORDS, has_private, tiers_text
-from models.tables import LIVE_CLAIM, Claim, ClaimStatus, Person, RequestStatus, Role, SurgeRequest, pk
+from models.tables import (
+    LIVE_CLAIM,
+    PENDING_POST,
+    Claim,
+    ClaimStatus,
+    Person,
+    PostedCard,
+    RequestStatus,
+    Role,
+    SurgeRequest,
+    pk,
+)
 
 EDIT_EXAMPLE = 'edit SR-7 units=30 deadline=2027-03-12 site="14 Main St, Hicksville"'
 # the `edit` option → the request's column
@@ -274,12 +285,16 @@ def reopen(cmd: ReopenRequest, ctx: Context) -> Reply:
     was, old = req.status, req.deadline
     req.status, req.status_reason, req.deadline = RequestStatus.OPEN, "", deadline
     refresh_status(req, ctx.now)
+    # posted afresh: the old copies keep what they last said (cancelled, expired) and are no longer
+    # updated; a copy whose post is under way right now is left to finish, and is the fresh one there
+    ctx.session.exec(delete(PostedCard).where(col(PostedCard.request_id) == pk(req),
+                                              ~col(PostedCard.message_ref).startswith(PENDING_POST)))
     audit(ctx, "request.reopened", request=req, units=req.units_left, was=was,
           deadline=f"{old.isoformat()} → {deadline.isoformat()}" if deadline != old else "")
     return Reply(
         text=f"Reopened {req.ref} · {req.title}: {plural(req.units_left, 'unit')} open until {when(deadline, tz)}, "
-        f"offered to {tiers_text(req.tier, req.visible_tier)}. Its cards show it open again, and it is posted "
-        "wherever it had no card.",
+        f"offered to {tiers_text(req.tier, req.visible_tier)}. Its cards are posted afresh (the old ones "
+        "keep what they said).",
         tone=Tone.SUCCESS,
     ).card(pk(req), CardChange.POST)
 

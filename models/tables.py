@@ -316,6 +316,9 @@ class OutboxDelivery(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=_ts(False, index=True))
 
 
+PENDING_POST = "pending:"  # a PostedCard's message_ref while its post is under way: `pending:<sender>:<outbox row>`
+
+
 class PostedCard(SQLModel, table=True):
     """One copy of a request card in one chat channel, so that every copy can be updated in place."""
 

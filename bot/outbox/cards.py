@@ -21,11 +21,11 @@ from handlers.types import CardChange, Message
 from handlers.views import request_cards
 from models.db import Database
 from models.queries import posted_cards
-from models.tables import Channel, ChannelPurpose, OutboxMessage, PostedCard, SurgeRequest
+from models.tables import PENDING_POST, Channel, ChannelPurpose, OutboxMessage, PostedCard, SurgeRequest
 
 log = logging.getLogger("surge.outbox")
 
-PENDING = "pending:"
+PENDING = PENDING_POST
 
 
 class Cards:

@@ -196,13 +196,16 @@ class Channels:
 
     def __init__(self):
         self.got: list[tuple[str, str, Message]] = []
+        self.refs: list[tuple[str, str, str]] = []  # (post|update, channel, the message's ref)
 
     async def post(self, channel_id: str, message: Message, **_marker) -> str:
         self.got.append(("post", channel_id, message))
+        self.refs.append(("post", channel_id, f"ts{len(self.got)}"))
         return f"ts{len(self.got)}"
 
     async def update(self, channel_id: str, ref: str, message: Message) -> None:
         self.got.append(("update", channel_id, message))
+        self.refs.append(("update", channel_id, ref))
 
     async def direct(self, person, message: Message, **_marker) -> str:
         self.got.append(("dm", person.name, message))
@@ -220,11 +223,11 @@ def deliver(outbox: Outbox) -> None:
     asyncio.run(drain())
 
 
-def test_a_reopened_request_shows_open_on_its_old_cards_without_a_duplicate(ready, clock):
+def test_a_reopened_request_is_posted_afresh_and_its_old_cards_keep_what_they_said(ready, clock):
     slack = Channels()
     outbox = Outbox(ready.core.db, [slack], home_timezone="UTC", clock=clock)
     ready.ok(DANA, "cancel SR-1")
-    ready.ok(DANA, "reopen SR-1")
+    ready.ok(DANA, "reopen SR-1")  # before its first card went out: one post, not two
     deliver(outbox)
     assert Counter(c for kind, c, _ in slack.got if kind == "post") == {"C0PARTNERS": 1, "C0DISPATCH": 1,
                                                                        "C0MANAGERS": 1}  # and "Contoso signed"
@@ -234,8 +237,18 @@ def test_a_reopened_request_shows_open_on_its_old_cards_without_a_duplicate(read
     ready.ok(DANA, "reopen SR-1")
     deliver(outbox)
     partners = [(kind, m) for kind, c, m in slack.got if c == "C0PARTNERS"]
-    assert [kind for kind, _ in partners].count("post") == 1
-    assert partners[-1][0] == "update" and "40 of 40 units left" in partners[-1][1].text
+    assert [kind for kind, _ in partners].count("post") == 2  # a fresh card, below the cancelled one
+    assert partners[-1][0] == "post" and "40 of 40 units left" in partners[-1][1].text
+    assert [kind for kind, c, _ in slack.got if c == "C0DISPATCH"].count("post") == 2
+    # the fresh copy is the one kept up to date; the cancelled one is left as it was
+    old_ref, new_ref = [ref for kind, c, ref in slack.refs if kind == "post" and c == "C0PARTNERS"]
+    ready.ok(TOM, "claim SR-1 4")
+    mark = len(slack.refs)
+    deliver(outbox)
+    latest = [(kind, m) for kind, c, m in slack.got if c == "C0PARTNERS"][-1]
+    assert latest[0] == "update" and "36 of 40 units left" in latest[1].text
+    updated = {ref for kind, c, ref in slack.refs[mark:] if kind == "update" and c == "C0PARTNERS"}
+    assert updated == {new_ref} and old_ref not in updated
 
 
 # -- widen ----------------------------------------------------------------------------------------
