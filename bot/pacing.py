@@ -12,6 +12,20 @@ import time
 from collections.abc import Awaitable, Callable
 
 
+class Paced:
+    """A notifier that paces its sends with a `Pacer`: its `interval` is the pacer's."""
+
+    pacer: Pacer
+
+    @property
+    def interval(self) -> float:
+        return self.pacer.interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self.pacer.interval = seconds
+
+
 class Pacer:
     def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep):

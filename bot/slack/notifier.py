@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.notifier import EVENT_TYPE, Marker
-from bot.pacing import Pacer
+from bot.pacing import Paced, Pacer
 from bot.slack import blocks
 from handlers.types import Message
 from models.tables import Person, Platform
@@ -25,20 +25,12 @@ PER_CHANNEL_INTERVAL = 1.0
 HISTORY_LIMIT = 50  # how far back a retry looks for its own earlier post
 
 
-class SlackNotifier:
+class SlackNotifier(Paced):
     platform = Platform.SLACK
 
     def __init__(self, client: AsyncWebClient, *, interval: float = PER_CHANNEL_INTERVAL):
         self.client = client
         self.pacer = Pacer(interval)
-
-    @property
-    def interval(self) -> float:
-        return self.pacer.interval
-
-    @interval.setter
-    def interval(self, seconds: float) -> None:
-        self.pacer.interval = seconds
 
     async def _pace(self, channel: str) -> None:
         await self.pacer.wait(channel)

@@ -19,7 +19,7 @@ from botbuilder.schema import (
     ConversationParameters,
 )
 
-from bot.pacing import Pacer
+from bot.pacing import Paced, Pacer
 from bot.teams import cards, references
 from bot.teams.connector import BASE_DELAY, one_policy, with_retries
 from bot.workers import in_background
@@ -54,7 +54,7 @@ async def message_activity(message: Message, *, activity_id: str | None = None) 
     return card_activity(content, cards.fallback(message.title, message.text), activity_id=activity_id)
 
 
-class TeamsNotifier:
+class TeamsNotifier(Paced):
     platform = Platform.TEAMS
 
     def __init__(self, adapter, db: Database, *, app_id: str = "", interval: float = PER_CONVERSATION_INTERVAL,
@@ -64,14 +64,6 @@ class TeamsNotifier:
         self.app_id = app_id
         self.pacer = Pacer(interval)
         self.retry_base = retry_base  # first backoff step, seconds; doubles per attempt
-
-    @property
-    def interval(self) -> float:
-        return self.pacer.interval
-
-    @interval.setter
-    def interval(self, seconds: float) -> None:
-        self.pacer.interval = seconds
 
     async def _in(self, row, work: Callable[[TurnContext], Awaitable]):
         """Run `work` in a turn on a stored conversation; its errors reach the caller."""

@@ -9,24 +9,10 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from models.tables import AuditEntry, SurgeRequest, table_of
+from tests.models.test_refusal_ends import audit_actions, prepared
 
 _audit, _req = table_of(AuditEntry), table_of(SurgeRequest)
 WARM = 7  # psycopg prepares a statement at its sixth execution on a connection
-
-
-def prepared(db) -> int | None:
-    """The server's prepared statements on the pool's connection (a test runs one at a time); None on SQLite."""
-    if db.is_sqlite:
-        return None
-    with db.engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
-        conn.commit()  # ends without psycopg's rollback, which would deallocate them
-    return n
-
-
-def audit_actions(db) -> list[str]:
-    with db.engine.connect() as conn:
-        return list(conn.execute(select(_audit.c.action).order_by(_audit.c.id)).scalars())
 
 
 def test_reads_keep_the_prepared_statements(db):
