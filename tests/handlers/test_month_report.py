@@ -94,14 +94,16 @@ def test_the_month_report_figures(ready, clock):
     assert utc.text.startswith("Margin $125.00: billed $300.00, paid $175.00.")
 
 
+def due(core, when: str) -> list[str]:
+    """The month sends one scheduler tick at `when` (UTC) makes."""
+    return [k for k in run_due(core.db, at(when), home_timezone=NY) if k.startswith("month-")]
+
+
 def test_sent_on_the_first_at_0800_local_exactly_once_across_two_cores(ready, clock, db_url):
     march(ready, clock)
     one = ready.core
     two = Surge(Database(db_url), home_timezone=NY, clock=clock)
     who = ids(one.db)
-
-    def due(core, when: str) -> list[str]:
-        return [k for k in run_due(core.db, at(when), home_timezone=NY) if k.startswith("month-")]
 
     assert due(one, "2027-03-01T13:00") == []  # 1 March, 08:00: nothing happened in February
     assert due(one, "2027-04-01T08:00") == []  # 08:00 on the 1st in UTC, 04:00 in New York
@@ -132,9 +134,6 @@ def test_a_month_report_missed_on_the_first_is_caught_up_later_that_month_once(r
     one = ready.core
     two = Surge(Database(db_url), home_timezone=NY, clock=clock)
     who = ids(one.db)
-
-    def due(core, when: str) -> list[str]:
-        return [k for k in run_due(core.db, at(when), home_timezone=NY) if k.startswith("month-")]
 
     # no scheduler ran on 1 April after 08:00; the first tick after it is on the 3rd, 05:00 in New York
     expected = [f"month-report:{who[MORGAN]}:2027-03", f"month-statement:{who[PAULA]}:2027-03",
